@@ -1,0 +1,83 @@
+"""The one exception tree of campaignkit.
+
+Bulk work never raises for a single row: a row's trouble becomes a `Problem` in its
+``problems`` column and the other rows go on. These exceptions are for what stops the
+whole operation, and every message names the row, the column or the provider status,
+and the fix::
+
+    CampaignError
+    ├── DataError             the sheet cannot be read as recipients
+    │   └── ColumnError       a column is missing or ambiguous (lists the columns found)
+    ├── TemplateError         the message template itself is broken (syntax, ambiguous name)
+    ├── ChannelError          a channel is configured wrongly (provider, option, secret)
+    └── SendError             the campaign cannot go on
+        ├── CampaignChanged   the same campaign name with a different message
+        ├── JournalLocked     another process is sending this campaign
+        ├── AuthFailed        the provider refused the credentials (401/403): halted
+        ├── CampaignPaused    a Retry-After longer than the cap: rows left waiting
+        └── LimitExceeded     a budget or guardrail refuses the campaign before any send
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthFailed",
+    "CampaignChanged",
+    "CampaignError",
+    "CampaignPaused",
+    "ChannelError",
+    "ColumnError",
+    "DataError",
+    "JournalLocked",
+    "LimitExceeded",
+    "SendError",
+    "TemplateError",
+]
+
+
+class CampaignError(Exception):
+    """Root of every error campaignkit raises."""
+
+
+class DataError(CampaignError):
+    """The recipients sheet cannot be read (format, encoding, shape)."""
+
+
+class ColumnError(DataError):
+    """A required column is missing or more than one column matches."""
+
+
+class TemplateError(CampaignError):
+    """The message template cannot be compiled or refers to columns ambiguously."""
+
+
+class ChannelError(CampaignError):
+    """A channel's configuration is invalid."""
+
+
+class SendError(CampaignError):
+    """The campaign cannot be sent or go on."""
+
+
+class CampaignChanged(SendError):
+    """The journal holds this campaign with a different message or channel."""
+
+
+class JournalLocked(SendError):
+    """Another process holds this campaign's journal lock."""
+
+
+class AuthFailed(SendError):
+    """The provider answered 401 or 403; the campaign halted after the first one."""
+
+
+class CampaignPaused(SendError):
+    """The provider asked to wait longer than the configured cap; rows are left waiting."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LimitExceeded(SendError):
+    """A budget or guardrail refused the campaign before anything was sent."""

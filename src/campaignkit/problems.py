@@ -1,0 +1,75 @@
+"""Per-row problems: what is wrong with a row, where, and how to fix it.
+
+Every frame campaignkit returns has a ``problems`` column holding a tuple of `Problem`
+per row (the empty tuple when there are none: a singleton, so a million clean rows cost
+nothing). A row with any problem is never sent; it is reported ``skipped`` with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+__all__ = ["Problem", "ProblemKind", "add_problems", "problems_table"]
+
+ProblemKind = Literal[
+    "invalid-phone",  # the number cannot be made valid E.164
+    "missing-phone",  # the phone cell is empty
+    "duplicate",  # the same normalised number appears on an earlier row
+    "missing-value",  # a template uses a column whose cell is empty, or that does not exist
+    "template",  # the template failed for this row (filter error, bad date...)
+    "content",  # the message breaks a provider's rule (no content, media not allowed, too long)
+    "schedule",  # a schedule in the wrong format or too far ahead
+    "suppressed",  # the number is on the suppression list
+    "sheet",  # the sheet itself (header whitespace, empty rows): reported, not per recipient
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem with one row, naming the row and the column.
+
+    >>> str(Problem(17, "phone", '"0712 3456" is not a valid GB number', "invalid-phone"))
+    'row 17, column "phone": "0712 3456" is not a valid GB number'
+    """
+
+    row: int | None
+    column: str | None
+    message: str
+    kind: ProblemKind
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f'column "{self.column}"')
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+def add_problems(frame: pd.DataFrame, found: dict[int, Iterable[Problem]]) -> pd.DataFrame:
+    """Return a copy of ``frame`` whose ``problems`` are extended with ``found`` (by index)."""
+    out = frame.copy()
+    if not found:
+        return out
+    current = out["problems"]
+    # Built as a list: assigning a tuple through .at would be unpacked as list-like.
+    values = [
+        tuple(old) + tuple(found[label]) if label in found else old
+        for label, old in current.items()
+    ]
+    out["problems"] = pd.Series(values, index=current.index, dtype=object)
+    return out
+
+
+def problems_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every problem of ``frame`` as a flat table with columns row, column, kind, problem."""
+    rows = [
+        (p.row, p.column, p.kind, str(p))
+        for problems in frame["problems"]
+        for p in problems
+    ]
+    return pd.DataFrame(rows, columns=["row", "column", "kind", "problem"])
