@@ -11,26 +11,21 @@ Message(text='Hi {{ first_name }}, your appointment is on {{ date }}.')
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Media", "Message", "Template"]
 
-TemplateVariables = dict[str, "str | dict[str, str]"]
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __repr__(self) -> str:
+    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
         # Only the fields that were set: a Message repr reads like the call that made it.
-        fields = ", ".join(
-            f"{name}={getattr(self, name)!r}"
-            for name in type(self).model_fields
-            if name in self.model_fields_set
-        )
-        return f"{type(self).__name__}({fields})"
+        for name in type(self).model_fields:
+            if name in self.model_fields_set:
+                yield name, getattr(self, name)
 
 
 class Media(_Model):
