@@ -1,0 +1,196 @@
+"""The sandbox over real HTTP: an ASGI app, served by uvicorn on loopback only.
+
+Over a socket, faults are real: a drop aborts the TCP connection before any response byte,
+a stall holds the response (until ``stall_seconds`` or until the client hangs up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .._errors import CampaignError
+
+if TYPE_CHECKING:
+    from ._handler import Sandbox
+
+__all__ = ["ASGIApp", "asgi_app", "loopback", "run_forever", "serve"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_TRANSPORT = "campaignkit.sandbox.transport"
+
+
+class _ConnectionAwareH11(H11Protocol):
+    """uvicorn's h11 protocol that lets the app reach its own connection (to drop it).
+
+    ASGI has no "close without a response": an app that returns early gets a 500 from the
+    server. So each connection puts its asyncio transport into the scope's ``state``.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.app_state = {**self.app_state, _TRANSPORT: transport}
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def asgi_app(sandbox: Sandbox) -> ASGIApp:
+    """An ASGI 3 application answering every HTTP request from ``sandbox``."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return
+        if sandbox.latency:
+            await asyncio.sleep(sandbox.latency)
+        url = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        reply = sandbox.handle(scope["method"], url, headers, body)
+        if reply.drop:
+            transport = (scope.get("state") or {}).get(_TRANSPORT)
+            if transport is None:
+                raise RuntimeError("dropping a connection needs campaignkit.sandbox.serve()")
+            transport.abort()  # no response byte: the client sees the connection go away
+            await receive()  # returns http.disconnect once the server noticed
+            return
+        if reply.stall:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(receive(), sandbox.faults.stall_seconds)
+                return  # the client hung up (its read timeout): nobody left to answer
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+        headers.append((b"content-length", str(len(reply.body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    return app
+
+
+def loopback(host: str) -> str:
+    """``host`` if it is a loopback address (``localhost`` -> ``127.0.0.1``), else refuse."""
+    address = "127.0.0.1" if host == "localhost" else host
+    try:
+        ok = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        ok = False
+    if not ok:
+        raise CampaignError(
+            f"The sandbox listens only on loopback, not on {host!r}: it accepts any "
+            "credential and answers with fake data. Use host='127.0.0.1' (or '::1')."
+        )
+    return address
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    address = loopback(host)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        raise CampaignError(
+            f"The sandbox cannot listen on {address} port {port}: {exc.strerror}. "
+            "Pick another --port, or 0 for any free port."
+        ) from exc
+    return sock
+
+
+def _server(sandbox: Sandbox) -> uvicorn.Server:
+    config = uvicorn.Config(
+        sandbox.asgi_app(),
+        http=_ConnectionAwareH11,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )
+    return uvicorn.Server(config)
+
+
+def _base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``sandbox`` on loopback in a background thread; yields the base URL.
+
+    ``port=0`` picks a free port; the URL has the real one.
+
+    Examples
+    --------
+    >>> with serve(Sandbox()) as base_url:  # doctest: +SKIP
+    ...     httpx.post(base_url + "/message", ...)
+    """
+    sock = _bind(host, port)
+    server = _server(sandbox)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="campaignkit-sandbox", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise CampaignError("The sandbox server did not start; see the log above.")
+        time.sleep(0.005)
+    try:
+        yield _base_url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def run_forever(
+    sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8000,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``sandbox`` in the foreground until Ctrl+C (the CLI's ``sandbox`` command)."""
+    sock = _bind(host, port)
+    line = f"campaignkit sandbox listening on {_base_url(sock)} (Ctrl+C to stop)"
+    if announce is None:
+        print(line, flush=True)
+    else:
+        announce(line)
+    try:
+        _server(sandbox).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,204 @@
+"""TextUs: POST /{account}/messages (seed 003, providers.md §2).
+
+TextUs documents every refusal as 422 with "No body", so the sandbox answers exactly that;
+the reason goes in a sandbox-only ``x-sandbox-error`` header a person can read while
+debugging (no real TextUs response has it, and no client should depend on it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import string
+from typing import Any
+
+from ._common import Ids, Incoming, Outcome, Reply, iso
+from ._record import Accepted
+
+__all__ = ["ATTACHMENT_TYPES", "send"]
+
+_TO = re.compile(r"^\+[1-9]\d{6,14}$")
+_URL = re.compile(r"^https?://\S+$")
+_SAVED_REPLY = re.compile(r"^/saved_replies/[A-Za-z0-9]+$")
+#: seed 003 lists extensions (.png .jpg/.jpeg .gif .rtf .pdf .ics .vcf/.vcard); the MIME
+#: types for them are ours (providers.md §2.2 [S]).
+ATTACHMENT_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "application/rtf", "text/rtf",
+    "application/pdf", "text/calendar", "text/vcard", "text/x-vcard",
+})
+_ALNUM = string.ascii_letters + string.digits
+
+
+def refuse(reason: str) -> Reply:
+    """422 with no body, as every documented TextUs refusal (seed 003)."""
+    return Reply(422, (("x-sandbox-error", reason),))
+
+
+def _problem(body: dict[str, Any]) -> str | None:
+    """The first documented rule ``body`` breaks, or None."""
+    to = body.get("to")
+    recipients = to if isinstance(to, list) else [to]
+    if not recipients or not all(isinstance(r, str) and _TO.match(r) for r in recipients):
+        return "to must be an E.164 number or a non-empty list of them"
+    channel = body.get("channel", "sms")
+    if channel not in ("sms", "whatsapp"):
+        return 'channel must be "sms" or "whatsapp"'
+    text = body.get("body")
+    if text is not None and not isinstance(text, str):
+        return "body must be a string"
+    template = body.get("template")
+    saved_reply = body.get("saved_reply")
+    if not text and template is None and saved_reply is None:
+        return "one of body, template or saved_reply is required"
+    if saved_reply is not None and not (
+        isinstance(saved_reply, str) and _SAVED_REPLY.match(saved_reply)
+    ):
+        return 'saved_reply must be a SavedReply IRI like "/saved_replies/QxvonQv"'
+    if template is not None:
+        # "The body field is not used when sending a template" (seed 003).
+        if text:
+            return "a template message has no body"
+        if not isinstance(template, dict) or not isinstance(template.get("id"), str) \
+                or not template["id"].strip():
+            return "template needs an id"
+        if channel != "whatsapp":
+            return 'templates are WhatsApp only: set channel to "whatsapp"'
+        values = template.get("variable_values", {})
+        if not isinstance(values, dict):
+            return "template.variable_values must be an object"
+        for name, value in values.items():
+            if not isinstance(value, str) or not value.strip():
+                return f"template variable {name} is empty"
+    attachments = body.get("attachments")
+    if attachments is not None:
+        if not isinstance(attachments, list):
+            return "attachments must be a list"
+        # "You can only send one attachment per request." (seed 003)
+        if len(attachments) > 1:
+            return "only one attachment per request"
+        for attachment in attachments:
+            if not isinstance(attachment, dict) or not _URL.match(
+                str(attachment.get("media_url", ""))
+            ):
+                return "attachment media_url must be a public http(s) URL"
+            if attachment.get("content_type") not in ATTACHMENT_TYPES:
+                kind = attachment.get("content_type")
+                return f"attachment content_type {kind!r} is not supported"
+    return None
+
+
+def _fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _stable_slug(*parts: str) -> str:
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:7])
+
+
+def _message(
+    message_id: str, body: dict[str, Any], to: str, incoming: Incoming, ids: Ids
+) -> dict[str, Any]:
+    """A ``Message`` in the shape of seed 003's example, freshly queued."""
+    now = iso(incoming.now)
+    text = body.get("body") or ""
+    members = [
+        {
+            "@type": "Attachment",
+            "@context": "/contexts/Attachment.jsonld",
+            "id": f"/attachments/{ids.slug(6)}",
+            "url": a["media_url"],
+            "downloadUrl": a["media_url"],
+            "key": ids.hex(64) + "." + a["content_type"].rsplit("/", 1)[-1],
+            "contentType": a["content_type"],
+            "size": None,
+            "width": None,
+            "height": None,
+            "originalFilename": None,
+        }
+        for a in body.get("attachments") or []
+    ]
+    template = body.get("template")
+    message: dict[str, Any] = {
+        "@type": "Message",
+        "id": message_id,
+        "@context": "/contexts/Message.jsonld",
+        "direction": "out",
+        "body": text,
+        "formattedBody": f"<div>{html.escape(text)}</div>",
+        "displayTimestamp": now,
+        "timelinePosition": now,
+        "deliveryState": "queued",
+        "conversation": f"/conversations/{_stable_slug(incoming.account, to)}",
+        # the user behind the token, never the token itself
+        "sender": f"/users/{_stable_slug('user', _fingerprint(incoming.credential))}",
+        "attachments": {
+            "@context": "/contexts/hydra:Collection.jsonld",
+            "@type": "hydra:Collection",
+            "id": f"{message_id}/attachments",
+            "members": members,
+            "totalItems": len(members),
+        },
+        "friendlyStateDescription": "Message Queued",
+        "retryAllowed": False,
+        "retry": None,
+        "latestEventAt": now,
+        "flags": [],
+        "source": "textus",
+        "channel": body.get("channel", "sms"),
+        "whatsAppTemplate": None,
+        "engagementScore": None,
+        "engagementTemperature": None,
+    }
+    if template is not None:
+        message["whatsAppTemplate"] = {
+            "@type": "WhatsApp::Template",
+            "@context": "/contexts/WhatsApp::Template.jsonld",
+            "id": template["id"],
+            "status": "approved",
+        }
+        message["respondedToMessage"] = None
+    return message
+
+
+def send(incoming: Incoming, ids: Ids) -> Outcome:
+    """``POST /{account}/messages``: 201 + Message for one recipient, 202 for several."""
+    try:
+        body = json.loads(incoming.body)
+    except ValueError:
+        return Outcome(Reply(400, (("x-sandbox-error", "the body is not valid JSON"),)))
+    if not isinstance(body, dict):
+        return Outcome(refuse("the body must be a JSON object"))
+    problem = _problem(body)
+    if problem is not None:
+        return Outcome(refuse(problem))
+    recipients = body["to"] if isinstance(body["to"], list) else [body["to"]]
+    accepted = []
+    messages = []
+    for to in recipients:
+        message_id = f"/messages/{ids.slug()}"
+        message = _message(message_id, body, to, incoming, ids)
+        messages.append(message)
+        accepted.append(
+            Accepted(
+                provider="textus",
+                account=incoming.account,
+                channel=body.get("channel", "sms"),
+                to=to,
+                text=body.get("body"),
+                reference=None,
+                message_id=message_id,
+                job_id=None,
+                received_at=iso(incoming.now),
+                body=body,
+                response=message,
+            )
+        )
+    if len(recipients) > 1:
+        # "Sending a Message to multiple Recipients": 202, "No body" (seed 003).
+        return Outcome(Reply(202), tuple(accepted))
+    content = json.dumps(messages[0], ensure_ascii=False, separators=(",", ":")).encode()
+    reply = Reply(201, (("content-type", "application/vnd.textus+jsonld"),), content)
+    return Outcome(reply, tuple(accepted))
