@@ -1,5 +1,8 @@
 """Providers as pure request builders and response parsers (no I/O)."""
 
-from ._base import Channel, Receipt
+from ._base import Channel, LookupInconclusive, Receipt
+from .bird import Bird
+from .sociocs import ContactSaving, Sociocs
+from .textus import TextUs
 
-__all__ = ["Channel", "Receipt"]
+__all__ = ["Bird", "Channel", "ContactSaving", "LookupInconclusive", "Receipt", "Sociocs", "TextUs"]

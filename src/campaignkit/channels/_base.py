@@ -5,7 +5,10 @@ A channel never sends. The sender (and `preview`) hand it one rendered row at a 
 - ``problems(row, row_number=...)`` checks every rule the provider's documents state and
   returns the row's problems (an empty tuple when the row can be sent);
 - ``build_request(row, key=...)`` returns the exact ``httpx.Request`` a live send would make;
-- ``parse_response(response)`` turns the provider's answer into a `Receipt`.
+- ``parse_response(response)`` turns the provider's answer into a `Receipt`;
+- where ``supports_lookup``, ``build_lookup_request(key)`` and ``parse_lookup(response, key)``
+  find out whether a message with that key was accepted after an ambiguous failure
+  (a timeout, a 5xx, a crash while in flight).
 
 A *row* is a mapping of the rendered frame's columns for one recipient: ``to`` (E.164),
 ``text`` (str or None), ``media`` (tuple of `Media` with rendered URLs), ``template``
@@ -16,16 +19,21 @@ key (from the data, never its position), sent where a provider has a reference f
 from __future__ import annotations
 
 import json
+import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from .._errors import ChannelError, SendError
+from ..message import Media, Template
 from ..problems import Problem
 
-__all__ = ["REDACTED", "Channel", "Receipt", "Row"]
+__all__ = ["REDACTED", "Channel", "LookupInconclusive", "Receipt", "Row"]
 
 Row = Mapping[str, Any]
 REDACTED = "[redacted]"
@@ -43,6 +51,13 @@ class Receipt:
     error: str | None = None  # the provider's own message when not accepted
 
 
+class LookupInconclusive(SendError):
+    """A reconciliation lookup could not prove whether the message was accepted.
+
+    The row stays in doubt (never resent automatically); the message says why.
+    """
+
+
 class Channel(ABC):
     """Base of every provider: shared request plumbing, secrets kept out of sight."""
 
@@ -50,6 +65,8 @@ class Channel(ABC):
     provider: ClassVar[str]
     #: whether `build_bulk_request` exists (one request for many rows)
     supports_bulk: ClassVar[bool] = False
+    #: whether `build_lookup_request` / `parse_lookup` can prove a send happened (by key)
+    supports_lookup: ClassVar[bool] = False
 
     base_url: str
 
@@ -82,6 +99,17 @@ class Channel(ABC):
         """One request for many rows with the same content (only where ``supports_bulk``)."""
         raise NotImplementedError(f"{self.label} has no bulk endpoint")
 
+    def build_lookup_request(self, key: str) -> httpx.Request:
+        """The request looking up the message sent with ``key`` (where ``supports_lookup``)."""
+        raise NotImplementedError(f"{self.label} cannot look a message up by its key")
+
+    def parse_lookup(self, response: httpx.Response, key: str) -> Receipt | None:
+        """The message sent with ``key`` as a `Receipt`, or None when proven absent.
+
+        Raises `LookupInconclusive` when the answer proves neither.
+        """
+        raise NotImplementedError(f"{self.label} cannot look a message up by its key")
+
     # -- shared plumbing -------------------------------------------------------------
 
     def _json_request(
@@ -99,6 +127,19 @@ class Channel(ABC):
                 text = text.replace(secret, REDACTED)
         return text
 
+    def redact_json(self, value: Any) -> Any:
+        """``value`` (decoded JSON) with every secret redacted in every string leaf.
+
+        A secret can be part of a body (Sociocs's ``channel_key``), not only of a header.
+        """
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact_json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact_json(v) for v in value]
+        return value
+
     def describe(self, request: httpx.Request) -> dict[str, Any]:
         """Method, URL, redacted headers and decoded JSON body of ``request``, for a preview."""
         sensitive = {"authorization", "apikey", "x-api-key", "cookie"}
@@ -106,7 +147,7 @@ class Channel(ABC):
             name: (REDACTED if name.lower() in sensitive else self.redact(value))
             for name, value in request.headers.items()
         }
-        body = json.loads(request.content) if request.content else None
+        body = self.redact_json(json.loads(request.content)) if request.content else None
         return {
             "method": request.method,
             "url": self.redact(str(request.url)),
@@ -116,3 +157,132 @@ class Channel(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label} base_url={self.base_url!r}>"
+
+
+# -- shared helpers for the provider modules ----------------------------------------
+
+def row_text(row: Row) -> str | None:
+    """The row's rendered text, None when it has none (None, NaN or the empty string)."""
+    text = row.get("text")
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    text = str(text)
+    return text or None
+
+
+def row_media(row: Row) -> tuple[Media, ...]:
+    """The row's rendered media (the empty tuple when it has none)."""
+    media = row.get("media")
+    if isinstance(media, Media):
+        return (media,)
+    if isinstance(media, (tuple, list)):
+        return tuple(media)
+    return ()
+
+
+def row_template(row: Row) -> Template | None:
+    """The row's rendered WhatsApp template, or None."""
+    template = row.get("template")
+    return template if isinstance(template, Template) else None
+
+
+def row_to(row: Row, label: str) -> str:
+    """The row's E.164 number; building a request for a row without one is a caller bug."""
+    to = row.get("to")
+    if not isinstance(to, str) or not to:
+        raise ChannelError(
+            f"{label}: the row has no phone number in column \"to\"; "
+            "call problems() first and build requests only for rows without problems"
+        )
+    return to
+
+
+def cell_text(value: Any) -> str:
+    """A sheet cell as text: None and NaN become the empty string."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_aware(value: str | datetime, *, rfc3339: bool = False) -> tuple[str, datetime] | str:
+    """Check a schedule: ``(wire string, aware datetime)``, or why it is not one.
+
+    A datetime is written with `datetime.isoformat`; a string is kept as given after
+    checking it is ISO 8601 (strictly RFC 3339 when ``rfc3339``) with a UTC offset.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            return "has no UTC offset"
+        return value.isoformat(), value
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return "is not a date and time"
+    if parsed.tzinfo is None:
+        return "has no UTC offset"
+    if rfc3339 and not _RFC3339.match(text):
+        return "is not RFC 3339 (date, time with seconds, offset)"
+    return text, parsed
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The response body as JSON, or None when it is empty or not JSON (a proxy's HTML)."""
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def http_reason(response: httpx.Response) -> str:
+    """A short reason for an answer whose body says nothing usable, e.g. a 502 HTML page."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    what = "an empty body" if not response.content else f"a body that is not JSON ({kind})"
+    phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
+    return f"HTTP {response.status_code}{phrase} with {what}"
+
+
+def variable_leaves(template: Template) -> list[tuple[str, str | dict[str, str]]]:
+    """Every variable of ``template`` by path (``"1"``, ``"Body.2"``), maps one level deep."""
+    leaves: list[tuple[str, str | dict[str, str]]] = []
+    for key, value in template.variables.items():
+        if isinstance(value, dict):
+            leaves.extend((f"{key}.{inner}", v) for inner, v in value.items())
+        else:
+            leaves.append((key, value))
+    return leaves
+
+
+def empty_variable_message(path: str) -> str:
+    """The problem message for a WhatsApp template variable that rendered empty."""
+    return (
+        f'template variable "{path}" is empty: WhatsApp needs a non-empty value for every '
+        'variable, so give it a default in the template, e.g. {{ email or "-" }}'
+    )
+
+
+_URL = re.compile(r"^https?://[^\s/?#]+", re.IGNORECASE)
+# RFC 3986: unreserved and reserved characters, and %-escapes of two hex digits.
+_URI_TEXT = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$")
+
+
+def media_url_message(url: str) -> str | None:
+    """Why ``url`` cannot be a media URL (every provider fetches media from a public URL)."""
+    if not _URL.match(url):
+        return (
+            f'media URL "{url}" is not a public http(s) address: give the full URL, '
+            'e.g. "https://example.com/flyer.png"'
+        )
+    if not _URI_TEXT.match(url):
+        return (
+            f'media URL "{url}" has characters a URL cannot carry (spaces, accents, a lone %): '
+            "percent-encode them (in a template: {{ value | urlencode }})"
+        )
+    return None

@@ -1,0 +1,310 @@
+"""TextUs ("Next" API): SMS and WhatsApp through ``POST /{account}/messages`` (seed 003).
+
+Authenticated with ``Authorization: Bearer <token>``; both ``Accept`` and ``Content-Type``
+are TextUs's own ``application/vnd.textus+jsonld`` (providers.md §2.1). Each request goes
+to one number (``to`` as a string), so every row gets its own answer and message id: a
+list in ``to`` is answered 202 with no body and no ids (seed 003).
+
+>>> from campaignkit.channels import TextUs
+>>> TextUs("my_account", "token", "sms")
+<TextUs textus:sms base_url='https://next.textus.com'>
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from typing import Any, ClassVar, Literal, get_args
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from .._errors import ChannelError
+from ..message import Media
+from ..problems import Problem
+from ._base import (
+    Channel,
+    Receipt,
+    Row,
+    empty_variable_message,
+    http_reason,
+    media_url_message,
+    response_json,
+    row_media,
+    row_template,
+    row_text,
+    row_to,
+    variable_leaves,
+)
+
+__all__ = ["ATTACHMENT_TYPES", "TextUs", "TextUsChannel"]
+
+logger = logging.getLogger(__name__)
+
+TextUsChannel = Literal["sms", "whatsapp"]
+MEDIA_TYPE = "application/vnd.textus+jsonld"
+
+#: The attachment types seed 003 lists (.png, .jpg/.jpeg, .gif, .rtf, .pdf, .ics, .vcf/.vcard)
+#: as MIME types (the mapping is providers.md §2.2), by extension.
+ATTACHMENT_TYPES: dict[str, str] = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".rtf": "application/rtf",
+    ".pdf": "application/pdf",
+    ".ics": "text/calendar",
+    ".vcf": "text/vcard",
+    ".vcard": "text/vcard",
+}
+#: Every content type accepted for an attachment (RTF and vCard each have two spellings).
+ACCEPTED_TYPES = frozenset(ATTACHMENT_TYPES.values()) | {"text/rtf", "text/x-vcard"}
+_TYPE_LIST = ".png, .jpg/.jpeg, .gif, .rtf, .pdf, .ics or .vcf/.vcard"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Attachment(_Wire):
+    media_url: str
+    content_type: str
+
+
+class _TemplateWire(_Wire):
+    id: str
+    variable_values: dict[str, str] | None = None
+
+
+class _MessageWire(_Wire):
+    to: str
+    body: str | None = None
+    saved_reply: str | None = None
+    attachments: list[_Attachment] | None = None
+    channel: Literal["whatsapp"] | None = None
+    template: _TemplateWire | None = None
+
+
+def attachment_type(media: Media) -> str | None:
+    """The content type TextUs gets for ``media``: its own, else its URL's extension's."""
+    if media.content_type:
+        return media.content_type.strip().lower()
+    extension = posixpath.splitext(urlsplit(media.url).path)[1].lower()
+    return ATTACHMENT_TYPES.get(extension)
+
+
+class TextUs(Channel):
+    """Send through TextUs on SMS or WhatsApp, one recipient per request.
+
+    Parameters
+    ----------
+    account
+        The account slug (``GET /accounts``), e.g. ``"my_account"``.
+    token
+        An API token (Profile -> API Tokens), sent as ``Authorization: Bearer``.
+    channel
+        ``"sms"`` or ``"whatsapp"`` (text within the 24-hour window, or an approved
+        template). Required: which network a campaign goes out on is never a default.
+    base_url
+        Where the API is; point it at the sandbox for a dry run.
+    saved_reply
+        A saved reply to send from, as its IRI (``"/saved_replies/QxvonQv"``).
+
+    A row may carry one attachment of a listed type (seed 003: "You can only send one
+    attachment per request"); its size limit (under 525 KB) cannot be checked without
+    downloading it, so it is not.
+
+    >>> channel = TextUs("my_account", "token", "sms")
+    >>> row = {"to": "+13035551234", "text": "New phone who dis?", "media": (), "template": None}
+    >>> channel.describe(channel.build_request(row, key="+13035551234"))["body"]
+    {'to': '+13035551234', 'body': 'New phone who dis?'}
+    """
+
+    provider: ClassVar[str] = "textus"
+
+    def __init__(
+        self,
+        account: str,
+        token: str | SecretStr,
+        channel: TextUsChannel,
+        *,
+        base_url: str = "https://next.textus.com",
+        saved_reply: str | None = None,
+    ) -> None:
+        if channel not in get_args(TextUsChannel):
+            raise ChannelError(
+                f'TextUs channel {channel!r} is not "sms" or "whatsapp": pick the network the '
+                "campaign goes out on"
+            )
+        if not account or not account.strip():
+            raise ChannelError(
+                'TextUs account is empty: give the account slug, e.g. "my_account"'
+            )
+        self._token = token if isinstance(token, SecretStr) else SecretStr(str(token))
+        if not self._token.get_secret_value().strip():
+            raise ChannelError(
+                "TextUs token is empty: create an API token under Profile -> API Tokens"
+            )
+        if saved_reply is not None and not saved_reply.startswith("/saved_replies/"):
+            raise ChannelError(
+                f"TextUs saved_reply {saved_reply!r} is not a saved reply IRI: write it like "
+                '"/saved_replies/QxvonQv"'
+            )
+        self.account = account.strip()
+        self.channel: TextUsChannel = channel
+        self.base_url = base_url.rstrip("/")
+        self.saved_reply = saved_reply
+
+    @property
+    def label(self) -> str:
+        """``textus:sms`` or ``textus:whatsapp``."""
+        return f"textus:{self.channel}"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Account, channel and base URL (the token says who sends, not where to)."""
+        return {
+            "provider": "textus",
+            "account": self.account,
+            "channel": self.channel,
+            "base_url": self.base_url,
+        }
+
+    def secrets(self) -> tuple[str, ...]:
+        """The API token."""
+        return (self._token.get_secret_value(),)
+
+    # -- rules -------------------------------------------------------------------------
+
+    def problems(self, row: Row, *, row_number: int | None) -> tuple[Problem, ...]:
+        """Every rule of seed 003 this row breaks."""
+        found: list[Problem] = []
+
+        def add(column: str, message: str) -> None:
+            found.append(Problem(row_number, column, message, "content"))
+
+        text, media, template = row_text(row), row_media(row), row_template(row)
+        if text is None and not media and template is None and self.saved_reply is None:
+            add(
+                "text",
+                "the message is empty: give it text, an attachment or (on WhatsApp) a template",
+            )
+        for item in media:
+            bad_url = media_url_message(item.url)
+            if bad_url:
+                add("media", bad_url)
+        if len(media) > 1:
+            add(
+                "media",
+                f"TextUs sends one attachment per message and this row has {len(media)}: keep one",
+            )
+        for item in media[:1]:
+            kind = attachment_type(item)
+            if kind is None:
+                add(
+                    "media",
+                    f'cannot tell the type of attachment "{item.url}" from its name: give '
+                    f"Media(content_type=...) for a {_TYPE_LIST} file",
+                )
+            elif kind not in ACCEPTED_TYPES:
+                add(
+                    "media",
+                    f'attachment type "{kind}" is not one TextUs sends: attach a {_TYPE_LIST} file',
+                )
+        if template is not None:
+            if self.channel != "whatsapp":
+                add(
+                    "template",
+                    'WhatsApp templates are sent only on channel "whatsapp": remove the template '
+                    'or use TextUs(..., channel="whatsapp")',
+                )
+            if text is not None:
+                # Seed 003: "The body field is not used when sending a template."
+                add(
+                    "text",
+                    "TextUs does not use the body when sending a template, so this text would "
+                    "not be sent: remove the text or the template",
+                )
+            if media:
+                add(
+                    "media",
+                    "a TextUs template message carries no attachment: remove the media or the "
+                    "template",
+                )
+            if not template.id.strip():
+                add("template", 'template id is empty: give the TextUs template id, e.g. "dkDdrbR"')
+            for key, value in template.variables.items():
+                if isinstance(value, dict):
+                    add(
+                        "template",
+                        f'template variable "{key}" is a map; TextUs variable_values are plain '
+                        "values named like the template's variables",
+                    )
+            for path, value in variable_leaves(template):
+                if isinstance(value, str) and not value.strip():
+                    add("template", empty_variable_message(path))
+        return tuple(found)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def build_request(self, row: Row, *, key: str) -> httpx.Request:
+        """``POST /{account}/messages`` for one row (``key`` is unused: no reference field)."""
+        template = row_template(row)
+        media = row_media(row)
+        wire = _MessageWire(
+            to=row_to(row, self.label),
+            body=None if template is not None else row_text(row),
+            saved_reply=self.saved_reply,
+            attachments=[
+                _Attachment(media_url=m.url, content_type=attachment_type(m) or "")
+                for m in media[:1]
+            ] or None,
+            channel="whatsapp" if self.channel == "whatsapp" else None,
+            template=None if template is None else _TemplateWire(
+                id=template.id,
+                variable_values={k: v for k, v in template.variables.items() if isinstance(v, str)}
+                or None,
+            ),
+        )
+        headers = {
+            "Authorization": f"Bearer {self._token.get_secret_value()}",
+            "Accept": MEDIA_TYPE,
+            "Content-Type": MEDIA_TYPE,
+        }
+        path = f"/{quote(self.account, safe='')}/messages"
+        return self._json_request(
+            "POST", path, wire.model_dump(by_alias=True, exclude_none=True), headers
+        )
+
+    # -- answers -----------------------------------------------------------------------
+
+    def parse_response(self, response: httpx.Response) -> Receipt:
+        """201 with a ``Message`` (its ``id``), 201 or 202 with no body, 422 with no body."""
+        status = response.status_code
+        body = response_json(response)
+        if response.is_success:
+            if isinstance(body, dict):
+                message_id = body.get("id")
+                state = body.get("deliveryState")
+                return Receipt(
+                    status,
+                    True,
+                    message_id=None if message_id is None else str(message_id),
+                    provider_status=state if isinstance(state, str) else None,
+                )
+            return Receipt(status, True)  # seed 003: the SavedReply 201 and the 202 have no body
+        logger.debug("%s answered HTTP %s", self.label, status)
+        if status == 422:
+            error = (
+                "HTTP 422: TextUs refused the message, e.g. a WhatsApp template that is not "
+                "approved (pending or rejected) or variable_values missing a required variable"
+            )
+        elif status in (401, 403):
+            error = f"HTTP {status}: TextUs refused the token: check it (Profile -> API Tokens)"
+        elif status == 429:
+            error = "HTTP 429: TextUs's rate limit (1,000 requests per 5 minutes per token)"
+        elif isinstance(body, dict) and isinstance(body.get("error"), str):
+            error = f"HTTP {status}: {body['error']}"
+        else:
+            error = http_reason(response)
+        return Receipt(status, False, error=self.redact(error))
