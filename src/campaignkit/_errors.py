@@ -15,6 +15,7 @@ and the fix::
         ├── JournalLocked     another process is sending this campaign
         ├── AuthFailed        the provider refused the credentials (401/403): halted
         ├── CampaignPaused    a Retry-After longer than the cap: rows left waiting
+        ├── LookupInconclusive a reconciliation lookup proved neither sent nor absent
         └── LimitExceeded     a budget or guardrail refuses the campaign before any send
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "DataError",
     "JournalLocked",
     "LimitExceeded",
+    "LookupInconclusive",
     "SendError",
     "TemplateError",
 ]
@@ -81,3 +83,10 @@ class CampaignPaused(SendError):
 
 class LimitExceeded(SendError):
     """A budget or guardrail refused the campaign before anything was sent."""
+
+
+class LookupInconclusive(SendError):
+    """A reconciliation lookup could not prove whether the message was accepted.
+
+    The row stays in doubt (never resent automatically); the message says why.
+    """

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from .._errors import ChannelError, SendError
+from .._errors import ChannelError, LookupInconclusive
 from ..message import Media, Template
 from ..problems import Problem
 
@@ -49,13 +49,6 @@ class Receipt:
     job_id: str | None = None
     provider_status: str | None = None  # e.g. Bird's "accepted", Twilio's "queued"
     error: str | None = None  # the provider's own message when not accepted
-
-
-class LookupInconclusive(SendError):
-    """A reconciliation lookup could not prove whether the message was accepted.
-
-    The row stays in doubt (never resent automatically); the message says why.
-    """
 
 
 class Channel(ABC):
