@@ -1,0 +1,92 @@
+"""The throttle: a pacer that gives every request a start time fixed in advance.
+
+Why not a library limiter: ``aiolimiter.AsyncLimiter(rate, 1)`` admits ``rate`` requests at
+once (2x the target in the first second) and ``AsyncLimiter(1, 1/rate)`` under-delivers by
+5-24 % (performance.md §7.3); ``asynciolimiter.Limiter`` schedules like this pacer but has no
+way to pause every request to a channel until a ``Retry-After`` has passed, nor an injectable
+clock. Slot *i* starts at ``t0 + i/rate`` on a monotonic clock, which held 1.000 of target at
+50, 500 and 2,000/s with no first-second burst (performance.md §7.3).
+
+>>> Pacer(rate=50.0)
+Pacer(rate=50.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+__all__ = ["Pacer"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pacer:
+    """Hold a rate (requests per second) on an absolute schedule, with a shared pause.
+
+    Parameters
+    ----------
+    rate:
+        Requests per second, > 0.
+    clock:
+        Monotonic seconds; injected by tests to assert exact schedules.
+    sleep:
+        ``async`` sleep matching ``clock``; injected together with it.
+
+    Notes
+    -----
+    At most one interval of catch-up: a caller that arrives after its slot starts at once, so a
+    late wake-up does not lower the rate, but a stalled sender never bursts to recover.
+    `pause_for` (a ``429`` with ``Retry-After``) holds *every* later slot until the pause ends,
+    including callers already sleeping towards an earlier slot.
+    """
+
+    __slots__ = ("_clock", "_interval", "_next", "_resume_at", "_sleep", "rate")
+
+    def __init__(
+        self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be > 0 messages per second, got {rate!r}")
+        self.rate = float(rate)
+        self._interval = 1.0 / self.rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next: float | None = None
+        self._resume_at = float("-inf")
+
+    def __repr__(self) -> str:
+        return f"Pacer(rate={self.rate!r})"
+
+    def now(self) -> float:
+        """The pacer's clock (monotonic seconds)."""
+        return self._clock()
+
+    @property
+    def resume_at(self) -> float:
+        """Clock time before which no slot starts (``-inf`` when not paused)."""
+        return self._resume_at
+
+    def pause_for(self, seconds: float) -> None:
+        """Start no request before ``seconds`` from now (a provider's ``Retry-After``)."""
+        self._resume_at = max(self._resume_at, self._clock() + max(0.0, seconds))
+
+    def _reserve(self) -> float:
+        now = self._clock()
+        start = now if self._next is None else max(self._next, now - self._interval)
+        start = max(start, self._resume_at)
+        self._next = start + self._interval
+        return start
+
+    async def acquire(self) -> float:
+        """Wait for this caller's slot; return its start time on the pacer's clock."""
+        while True:
+            start = self._reserve()  # no await between reading and moving the schedule
+            delay = start - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+            if self._clock() >= self._resume_at:
+                return start
+            # A pause began while this caller slept: take a new slot after it.

@@ -1,0 +1,424 @@
+"""The send journal: what was planned, in flight and done, per campaign and per row key.
+
+A SQLite file in WAL mode. For every request the *intent* (``pending``) is committed before
+the request leaves and the outcome after it (reliability.md §1.1: an intent record plus an
+in-doubt state is the only way to get both losses and duplicates to zero). A row found
+``pending`` on the next run was in flight when the sender died: it is reconciled (where the
+channel can look a message up) or becomes ``unknown``; it is never resent blindly.
+
+Row states (column ``status``):
+
+``pending``   the request may have left; outcome not yet known
+``sent``      the provider accepted it (live) -- never sent again
+``dry-run``   the sandbox accepted it (dry run) -- never counts for a live run
+``failed``    the provider refused it (``retry=0``: not sent again unless the row's content
+              changes) or it could not be delivered to the provider at all (``retry=1``:
+              certainly not processed, so the next run sends it)
+``unknown``   the request may or may not have been processed: never resent automatically;
+              `Journal.resolve` settles it
+
+Dry-run and live records are kept apart (``mode``), so a dry run never counts as sent.
+Nothing secret is ever written: keys, statuses, provider ids, redacted error text, digests.
+
+>>> Journal("spring.journal.db")  # doctest: +SKIP
+Journal('spring.journal.db')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ._errors import CampaignChanged, JournalLocked, SendError
+
+__all__ = ["Journal", "Mode", "Record", "default_journal_path", "resolve_hint"]
+
+Mode = Literal["live", "dry-run"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    campaign    TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'open',  -- open | done | paused | halted | interrupted
+    resume_at   TEXT,                          -- UTC ISO time, when paused by a Retry-After
+    note        TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (campaign, mode)
+);
+CREATE TABLE IF NOT EXISTS rows (
+    campaign    TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    row         TEXT,                 -- the sheet row label when last sent (for the reader)
+    digest      TEXT NOT NULL,        -- sha256 of the rendered content (to, text, media, template)
+    status      TEXT NOT NULL,
+    retry       INTEGER NOT NULL DEFAULT 0,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    message_id  TEXT,
+    job_id      TEXT,
+    error       TEXT,
+    sent_at     TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (campaign, mode, key)
+);
+CREATE TABLE IF NOT EXISTS locks (
+    campaign    TEXT PRIMARY KEY,
+    token       TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    heartbeat   REAL NOT NULL          -- time.time() of the holder's last sign of life
+);
+"""
+
+#: A lock whose holder has not written a heartbeat for this long is free (a crashed holder
+#: on another host, or a reused pid); on this host a dead pid frees it at once.
+STALE_AFTER = 30.0
+
+
+def _utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def default_journal_path(campaign: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """``<directory or cwd>/<campaign>.journal.db``, the campaign name made file-safe."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in campaign).strip(".") or "_"
+    return Path(directory if directory is not None else Path.cwd()) / f"{safe}.journal.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One row of the journal, as the engine reads it back."""
+
+    key: str
+    row: str | None
+    digest: str
+    status: str
+    retry: bool
+    attempts: int
+    http_status: int | None
+    message_id: str | None
+    job_id: str | None
+    error: str | None
+    sent_at: str | None
+
+
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process on Windows
+        return True  # rely on the heartbeat alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class Journal:
+    """The SQLite send journal of one or more campaigns.
+
+    Parameters
+    ----------
+    path:
+        The database file (created when missing). `send` defaults to
+        ``<campaign>.journal.db`` in the current directory.
+    synchronous:
+        SQLite's ``synchronous``: ``"FULL"`` (default) survives a power loss;
+        ``"NORMAL"`` survives any process crash and is faster (sqlite.org/pragma.html).
+
+    Examples
+    --------
+    >>> j = Journal(tmp / "spring.journal.db")  # doctest: +SKIP
+    >>> j.unknown("spring")  # doctest: +SKIP
+    ['+447700900123']
+    >>> j.resolve("spring", ["+447700900123"], "sent")  # doctest: +SKIP
+    1
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    ) -> None:
+        self.path = Path(path)
+        # One connection shared by the caller's thread and the sender's loop thread.
+        self._db = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._mutex = threading.RLock()
+        with self._mutex:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._mutex:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- the campaign lock -----------------------------------------------------------
+
+    def acquire(self, campaign: str) -> str:
+        """Take the campaign's lock; return its token. Raise `JournalLocked` when held."""
+        token = uuid.uuid4().hex
+        host = socket.gethostname()
+        with self._write() as db:
+            held = db.execute(
+                "SELECT pid, host, heartbeat FROM locks WHERE campaign = ?", (campaign,)
+            ).fetchone()
+            if held is not None:
+                pid, holder_host, heartbeat = held
+                fresh = time.time() - heartbeat < STALE_AFTER
+                alive = holder_host != host or _pid_alive(pid)
+                if fresh and alive:
+                    raise JournalLocked(
+                        f'campaign "{campaign}" is being sent by process {pid} on {holder_host} '
+                        f"(journal {self.path}); wait for it to finish or stop it, then run "
+                        "again: rows it already sent will not be sent twice"
+                    )
+            db.execute(
+                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?)",
+                (campaign, token, os.getpid(), host, time.time()),
+            )
+        return token
+
+    def heartbeat(self, campaign: str, token: str) -> None:
+        """Say the lock holder is alive (the sender calls this every few seconds)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE locks SET heartbeat = ? WHERE campaign = ? AND token = ?",
+                (time.time(), campaign, token),
+            )
+
+    def release(self, campaign: str, token: str) -> None:
+        """Give the campaign's lock back (only the holder's token does)."""
+        with self._write() as db:
+            db.execute("DELETE FROM locks WHERE campaign = ? AND token = ?", (campaign, token))
+
+    @contextlib.contextmanager
+    def lock(self, campaign: str) -> Iterator[str]:
+        """Hold the campaign's lock for a ``with`` block (raises `JournalLocked` when held)."""
+        token = self.acquire(campaign)
+        try:
+            yield token
+        finally:
+            self.release(campaign, token)
+
+    # -- campaigns -------------------------------------------------------------------
+
+    def open_campaign(
+        self, campaign: str, mode: Mode, fingerprint: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Register ``campaign`` or check it is the same one; return its state row.
+
+        A live campaign with a different fingerprint is refused with `CampaignChanged`. A dry
+        run with a different fingerprint starts over (dry runs are for trying changes).
+        """
+        text = json.dumps(fingerprint, sort_keys=True, ensure_ascii=False, default=str)
+        now = _utcnow()
+        with self._write() as db:
+            found = db.execute(
+                "SELECT fingerprint, state, resume_at, note FROM campaigns "
+                "WHERE campaign = ? AND mode = ?",
+                (campaign, mode),
+            ).fetchone()
+            if found is not None and found[0] != text:
+                if mode == "live":
+                    before = json.loads(found[0])
+                    changed = sorted(k for k in fingerprint.keys() | before.keys()
+                                     if fingerprint.get(k) != before.get(k))
+                    raise CampaignChanged(
+                        f'campaign "{campaign}" was sent before with a different '
+                        f"{' and '.join(changed)} (journal {self.path}); nothing was sent. "
+                        "To send the new version, use a new campaign name "
+                        f'(e.g. campaign="{campaign}-2")'
+                    )
+                db.execute("DELETE FROM rows WHERE campaign = ? AND mode = ?", (campaign, mode))
+                db.execute("DELETE FROM campaigns WHERE campaign = ? AND mode = ?",
+                           (campaign, mode))
+                found = None
+            if found is None:
+                db.execute(
+                    "INSERT INTO campaigns (campaign, mode, fingerprint, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (campaign, mode, text, now, now),
+                )
+                return {"state": "open", "resume_at": None, "note": None}
+        return {"state": found[1], "resume_at": found[2], "note": found[3]}
+
+    def set_state(
+        self, campaign: str, mode: Mode, state: str, *, note: str | None = None,
+        resume_at: str | None = None,
+    ) -> None:
+        """Record how the campaign's last run ended (``done``, ``paused``, ``halted``...)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE campaigns SET state = ?, note = ?, resume_at = ?, updated_at = ? "
+                "WHERE campaign = ? AND mode = ?",
+                (state, note, resume_at, _utcnow(), campaign, mode),
+            )
+
+    def campaign_state(self, campaign: str, mode: Mode = "live") -> dict[str, Any] | None:
+        """``{"state", "resume_at", "note"}`` of a campaign, or None when never sent."""
+        with self._mutex:
+            found = self._db.execute(
+                "SELECT state, resume_at, note FROM campaigns WHERE campaign = ? AND mode = ?",
+                (campaign, mode),
+            ).fetchone()
+        return None if found is None else {"state": found[0], "resume_at": found[1],
+                                           "note": found[2]}
+
+    # -- rows ------------------------------------------------------------------------
+
+    def records(self, campaign: str, mode: Mode = "live") -> dict[str, Record]:
+        """Every journaled row of a campaign, by key."""
+        with self._mutex:
+            cursor = self._db.execute(
+                "SELECT key, row, digest, status, retry, attempts, http_status, message_id, "
+                "job_id, error, sent_at FROM rows WHERE campaign = ? AND mode = ?",
+                (campaign, mode),
+            )
+            return {
+                r[0]: Record(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9],
+                             r[10])
+                for r in cursor
+            }
+
+    def mark_pending(
+        self, campaign: str, mode: Mode, items: Sequence[tuple[str, str, str]], attempts: int
+    ) -> None:
+        """Commit the intent for ``items`` = (key, row label, digest) before the request leaves."""
+        now = _utcnow()
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO rows (campaign, mode, key, row, digest, status, retry, attempts, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+                "ON CONFLICT (campaign, mode, key) DO UPDATE SET row = excluded.row, "
+                "digest = excluded.digest, status = 'pending', retry = 0, "
+                "attempts = excluded.attempts, http_status = NULL, message_id = NULL, "
+                "job_id = NULL, error = NULL, sent_at = NULL, updated_at = excluded.updated_at",
+                [(campaign, mode, k, r, d, attempts, now) for k, r, d in items],
+            )
+
+    def mark_outcome(
+        self, campaign: str, mode: Mode, items: Sequence[tuple[str, str, str]], *, status: str,
+        retry: bool = False, attempts: int, http_status: int | None = None,
+        message_id: str | None = None, job_id: str | None = None, error: str | None = None,
+        sent_at: str | None = None,
+    ) -> None:
+        """Commit the outcome for ``items`` = (key, row label, digest)."""
+        now = _utcnow()
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO rows (campaign, mode, key, row, digest, status, retry, attempts, "
+                "http_status, message_id, job_id, error, sent_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (campaign, mode, key) DO UPDATE SET row = excluded.row, "
+                "digest = excluded.digest, status = excluded.status, retry = excluded.retry, "
+                "attempts = excluded.attempts, http_status = excluded.http_status, "
+                "message_id = excluded.message_id, job_id = excluded.job_id, "
+                "error = excluded.error, sent_at = excluded.sent_at, "
+                "updated_at = excluded.updated_at",
+                [(campaign, mode, k, r, d, status, int(retry), attempts, http_status,
+                  message_id, job_id, error, sent_at, now) for k, r, d in items],
+            )
+
+    def forget(self, campaign: str, mode: Mode, keys: Iterable[str]) -> None:
+        """Drop rows whose request was certainly not processed (the rows wait again)."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM rows WHERE campaign = ? AND mode = ? AND key = ? "
+                "AND (status = 'pending' OR (status = 'failed' AND retry = 1))",
+                [(campaign, mode, k) for k in keys],
+            )
+
+    def unknown(self, campaign: str, mode: Mode = "live") -> list[str]:
+        """Keys of the rows whose outcome is unknown, sorted."""
+        return sorted(k for k, r in self.records(campaign, mode).items() if r.status == "unknown")
+
+    def resolve(
+        self, campaign: str, keys: Iterable[str], outcome: Literal["sent", "resend"],
+        *, mode: Mode = "live",
+    ) -> int:
+        """Settle ``unknown`` rows after checking with the provider; return how many changed.
+
+        ``"sent"`` records them as sent (never sent again); ``"resend"`` lets the next run of
+        the campaign send them again. Only ``unknown`` rows are touched.
+        """
+        if outcome not in ("sent", "resend"):
+            raise SendError(f'outcome must be "sent" or "resend", not {outcome!r}')
+        keys = list(keys)
+        with self._write() as db:
+            if outcome == "sent":
+                cursor = db.executemany(
+                    "UPDATE rows SET status = 'sent', error = 'marked sent by hand', "
+                    "updated_at = ? WHERE campaign = ? AND mode = ? AND key = ? "
+                    "AND status = 'unknown'",
+                    [(_utcnow(), campaign, mode, k) for k in keys],
+                )
+            else:
+                cursor = db.executemany(
+                    "DELETE FROM rows WHERE campaign = ? AND mode = ? AND key = ? "
+                    "AND status = 'unknown'",
+                    [(campaign, mode, k) for k in keys],
+                )
+            return cursor.rowcount
+
+    def resolve_hint(self, campaign: str, keys: Sequence[str], mode: Mode = "live") -> str:
+        """The one line telling how to settle ``keys`` (``unknown`` rows); see `resolve_hint`."""
+        return resolve_hint(self.path, campaign, keys, mode)
+
+
+def resolve_hint(
+    path: str | os.PathLike[str], campaign: str, keys: Sequence[str], mode: Mode = "live"
+) -> str:
+    """One line: how many rows are unknown and the call that settles them.
+
+    >>> hint = resolve_hint("spring.journal.db", "spring", ["+447700900001"])
+    >>> hint[:56]
+    '1 row is unknown (the provider may or may not have sent '
+    >>> hint[-56:]
+    "resolve('spring', ['+447700900001'], 'sent') or 'resend'"
+    """
+    journal = f"Journal({str(path)!r})"
+    extra = "" if mode == "live" else f", mode={mode!r}"
+    listed = repr(list(keys)) if len(keys) <= 3 else f"{journal}.unknown({campaign!r}{extra})"
+    noun, it = ("row is", "it") if len(keys) == 1 else ("rows are", "them")
+    return (
+        f"{len(keys)} {noun} unknown (the provider may or may not have sent {it}): check with "
+        f"the provider, then run {journal}.resolve({campaign!r}, {listed}, 'sent'{extra}) or "
+        "'resend'"
+    )

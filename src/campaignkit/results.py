@@ -1,0 +1,232 @@
+"""Results: the summary of a send, and CSV/XLSX files that Excel cannot execute.
+
+`save_results` writes atomically (a temporary file in the same directory, then
+``os.replace``): the file at ``path`` is always either the old one or the complete new one.
+Every text cell that Excel would read as a formula is neutralised by the OWASP CSV-injection
+rule (a leading ``'`` before ``=``, ``+``, ``-``, ``@``, tab, CR or LF; OWASP "CSV
+Injection"), in CSV and XLSX alike, and the XLSX holds no formula at all (every text cell is
+written with the string type, reliability.md §1.4). A bare E.164 number (``+447700900123``)
+is left as it is: digits after a ``+`` cannot run anything, and a prefix would corrupt the
+phone column.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from .journal import resolve_hint
+from .message import Media, Template
+from .problems import Problem
+
+__all__ = ["ResultsSummary", "neutralise", "results_summary", "save_results"]
+
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_STATUS_ORDER = ("sent", "dry-run", "failed", "skipped", "unknown", "waiting")
+#: Excel's limit for one cell; longer text is cut (openpyxl would write a file Excel rejects)
+EXCEL_CELL_LIMIT = 32_767
+
+
+def neutralise(text: str) -> str:
+    """``text`` made inert for a spreadsheet (OWASP: prefix ``'`` before a formula trigger).
+
+    >>> neutralise('=HYPERLINK("http://x","c")')
+    '\\'=HYPERLINK("http://x","c")'
+    >>> neutralise("+447700900123")
+    '+447700900123'
+    """
+    if text.startswith(_TRIGGERS) and not _E164.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _text(value: Any) -> str | int | None:
+    """A cell as text (integers stay numbers: they cannot execute)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if isinstance(value, Problem):
+        return neutralise(str(value))
+    if isinstance(value, Media):
+        return neutralise(value.url)
+    if isinstance(value, Template):
+        return neutralise(value.model_dump_json(exclude_none=True))
+    if isinstance(value, BaseModel):
+        return neutralise(value.model_dump_json())
+    if isinstance(value, (tuple, list)):
+        parts = [_text(v) for v in value]
+        return neutralise("; ".join(str(p).lstrip("'") for p in parts if p is not None))
+    return neutralise(str(value))
+
+
+def _rows(results: pd.DataFrame) -> Iterator[list[str | int | None]]:
+    columns = [results[c].tolist() for c in results.columns]
+    index = results.index.tolist()
+    for i, label in enumerate(index):
+        yield [_text(label), *(_text(values[i]) for values in columns)]
+
+
+def _header(results: pd.DataFrame) -> list[str]:
+    name = results.index.name if results.index.name is not None else "row"
+    return [neutralise(str(c)) for c in (name, *results.columns)]
+
+
+def _write_csv(results: pd.DataFrame, handle: Any) -> None:
+    # Every field quoted (OWASP: separators and quotes inside a field cannot start a cell).
+    writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(_header(results))
+    for row in _rows(results):
+        writer.writerow(["" if v is None else v for v in row])
+
+
+def _write_xlsx(results: pd.DataFrame, target: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("results")
+
+    def cell(value: str | int | None) -> WriteOnlyCell | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return WriteOnlyCell(sheet, value=value)
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)[:EXCEL_CELL_LIMIT]
+        made = WriteOnlyCell(sheet, value=text)
+        made.data_type = "s"  # never "f": openpyxl would write "=..." as a live formula
+        return made
+
+    sheet.append([cell(v) for v in _header(results)])
+    for row in _rows(results):
+        sheet.append([cell(v) for v in row])
+    book.save(target)
+
+
+def save_results(results: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``results`` to ``path`` (``.csv`` or ``.xlsx``) atomically; return the path.
+
+    The index (the sheet's row numbers) is the first column. Problems, media and templates
+    are written as text (problems joined with ``"; "``); timestamps as ISO 8601.
+
+    Examples
+    --------
+    >>> save_results(results, tmp_path / "spring.xlsx")  # doctest: +SKIP
+    PosixPath('.../spring.xlsx')
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"save_results writes .csv or .xlsx, not {target.name!r}")
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                     dir=target.parent)
+    try:
+        if suffix == ".csv":
+            # utf-8-sig: Excel reads the BOM as "this is UTF-8" (names, emoji, look-alikes).
+            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+                _write_csv(results, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        else:
+            os.close(fd)
+            _write_xlsx(results, temporary)
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with _suppress_missing():
+            os.unlink(temporary)
+        raise
+    return target
+
+
+class _suppress_missing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> bool:
+        return kind is not None and issubclass(kind, FileNotFoundError)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsSummary:
+    """Counts per status, the most common errors, and how to settle unknown rows."""
+
+    campaign: str | None
+    mode: str | None
+    counts: dict[str, int]
+    top_errors: tuple[tuple[str, int], ...]
+    unknown: tuple[str, ...]
+    hint: str | None
+    stopped: str | None
+
+    @property
+    def total(self) -> int:
+        """Number of rows."""
+        return sum(self.counts.values())
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts.items() if n)
+        name = f"{self.campaign} ({self.mode})" if self.campaign else "results"
+        tail = f"; {self.hint}" if self.hint else ""
+        return f"<ResultsSummary {name}: {counts or 'no rows'}{tail}>"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        cells = "".join(
+            f"<tr><td>{e(status)}</td><td style='text-align:right'>{n}</td></tr>"
+            for status, n in self.counts.items() if n
+        )
+        parts = [f"<b>{e(self.campaign or 'results')}</b> ({e(self.mode or '')})",
+                 f"<table><tr><th>status</th><th>rows</th></tr>{cells}</table>"]
+        if self.top_errors:
+            items = "".join(f"<li>{n} × {e(error)}</li>" for error, n in self.top_errors)
+            parts.append(f"<p>Most common errors:</p><ul>{items}</ul>")
+        if self.stopped:
+            parts.append(f"<p>Stopped: {e(self.stopped)}</p>")
+        if self.hint:
+            parts.append(f"<p><code>{e(self.hint)}</code></p>")
+        return "<div class='campaignkit-summary'>" + "".join(parts) + "</div>"
+
+
+def results_summary(results: pd.DataFrame, *, top: int = 5) -> ResultsSummary:
+    """Summarise a results frame of `send`.
+
+    Examples
+    --------
+    >>> results_summary(results)  # doctest: +SKIP
+    <ResultsSummary spring (live): 3 sent, 1 skipped>
+    """
+    status = results["status"]
+    counts = {s: int((status == s).sum()) for s in _STATUS_ORDER}
+    errors = results.loc[status.isin(["failed", "unknown"]), "error"].dropna()
+    top_errors = tuple(Counter(errors.tolist()).most_common(top))
+    unknown = tuple(str(k) for k in results.loc[status == "unknown", "key"].tolist())
+    attrs = results.attrs
+    campaign, mode, journal = attrs.get("campaign"), attrs.get("mode"), attrs.get("journal")
+    hint = None
+    if unknown and campaign and journal:
+        hint = resolve_hint(journal, campaign, list(unknown), mode or "live")
+    return ResultsSummary(campaign, mode, counts, top_errors, unknown, hint,
+                          attrs.get("stopped"))

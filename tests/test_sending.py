@@ -1,0 +1,619 @@
+"""The engine: never send twice, never lose a row, say where every row stands."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+import urllib.parse
+from collections.abc import Iterator
+
+import httpx
+import pandas as pd
+import pytest
+import stamina
+
+from campaignkit import AuthFailed, CampaignChanged, CampaignPaused, ColumnError, Problem
+from campaignkit._pacer import Pacer
+from campaignkit.channels.bird import Bird
+from campaignkit.channels.sociocs import Sociocs
+from campaignkit.journal import Journal
+from campaignkit.results import save_results
+from campaignkit.sandbox import Faults, Sandbox, SandboxCredentials, serve
+from campaignkit.sending import content_digest, parse_retry_after, row_keys, send, send_async
+
+WORKSPACE = "a1405560-c8d3-4b1a-877d-3f449ad95352"
+BIRD_CHANNEL = "16e1df9e-c6ac-406b-b1ce-13f34d0dea08"
+NUMBERS = [f"+4477009000{i:02d}" for i in range(1, 7)]
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """Delegates to the sandbox and counts POSTs (sends) and GETs (lookups)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.methods: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.methods.append(request.method)
+        return await self.inner.handle_async_request(request)
+
+
+class FakeClock:
+    """Monotonic time that moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture(autouse=True)
+def _stamina_testing() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=5, cap=True):
+        yield
+
+
+def rendered(n: int = 3, *, text: str = "Hi {name}, see you at 9:00") -> pd.DataFrame:
+    """A rendered frame as `render` makes it, rows numbered like the sheet (from 2)."""
+    names = ["Ada", "Bo", "Cy", "Di", "Ed", "Flo"][:n]
+    return pd.DataFrame(
+        {"to": NUMBERS[:n], "name": names, "text": [text.format(name=x) for x in names],
+         "media": [()] * n, "template": [None] * n, "problems": [()] * n},
+        index=pd.Index(range(2, 2 + n), name="row"),
+    )
+
+
+def sociocs(secret: str = "secret") -> Sociocs:
+    return Sociocs(f"kid:{secret}", "twlo_16175550000", "twlo")
+
+
+def fast() -> Pacer:
+    clock = FakeClock()
+    return Pacer(1000.0, clock=clock, sleep=clock.sleep)
+
+
+def go(frame, channel, sandbox_or_transport, tmp_path, **options):
+    transport = (sandbox_or_transport.transport() if isinstance(sandbox_or_transport, Sandbox)
+                 else sandbox_or_transport)
+    options.setdefault("campaign", "spring")
+    options.setdefault("live", True)
+    options.setdefault("journal", tmp_path / "spring.journal.db")
+    return send(frame, channel, transport=transport, progress=False, rate=fast(), **options)
+
+
+# -- keys -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (["to", "name"], "to"),
+        (["to", "ID"], "ID"),
+        (["to", "Patient ID"], "Patient ID"),
+        (["to", "customer_id"], "customer_id"),
+        (["to", "customerId"], "customerId"),
+        (["to", "paid", "idea"], "to"),
+    ],
+)
+def test_the_key_column_is_the_one_id_like_column_else_to(columns, expected):
+    """The default key is the single column whose last word is "id", else the number."""
+    frame = pd.DataFrame({c: [f"{c}-1"] for c in columns})
+    assert row_keys(frame)[1] == expected
+
+
+def test_several_id_like_columns_ask_for_key():
+    """Two id-like columns are ambiguous: ColumnError names them and the fix."""
+    frame = pd.DataFrame({"to": ["+447700900001"], "Patient ID": ["7"], "Clinic ID": ["3"]})
+    with pytest.raises(ColumnError) as raised:
+        row_keys(frame)
+    assert str(raised.value) == (
+        "several id-like columns could key the journal: 'Patient ID', 'Clinic ID'; "
+        'pass key="<column>" naming the one that identifies a recipient'
+    )
+
+
+def test_missing_key_column_is_named():
+    """key= naming no column lists the columns found."""
+    with pytest.raises(ColumnError) as raised:
+        row_keys(rendered(1), "Patient ID")
+    assert str(raised.value) == (
+        'key="Patient ID": there is no such column; columns found: '
+        "to, name, text, media, template, problems"
+    )
+
+
+def test_duplicate_keys_of_identical_content_are_numbered(tmp_path):
+    """The same message twice to one number is keyed K and K#2 by order of appearance."""
+    frame = rendered(2)
+    frame.loc[3] = frame.loc[2]
+    sandbox = Sandbox(seed=1)
+    results = go(frame, sociocs(), sandbox, tmp_path)
+    assert results["key"].tolist() == ["+447700900001", "+447700900001#2"]
+    assert results["status"].tolist() == ["sent", "sent"]
+    assert len(sandbox.accepted()) == 2
+
+
+def test_duplicate_keys_of_different_content_are_skipped(tmp_path):
+    """Rows sharing a key with different messages are skipped with a problem naming the fix."""
+    frame = rendered(3)
+    frame.loc[4, "to"] = NUMBERS[0]
+    sandbox = Sandbox(seed=1)
+    results = go(frame, sociocs(), sandbox, tmp_path)
+    assert results["status"].tolist() == ["skipped", "sent", "skipped"]
+    assert results.at[2, "error"] == (
+        'row 2, column "to": "+447700900001" is the key of rows 2, 4, which have different '
+        "messages: pass key= a column that tells them apart (so a re-run never mixes them up)"
+    )
+    assert sandbox.accepted()["to"].tolist() == [NUMBERS[1]]
+
+
+def test_content_digest_ignores_nothing_the_recipient_sees():
+    """The digest changes with the number, the text, the media and the template."""
+    base = content_digest("+447700900001", "Hi", (), None)
+    assert len({base, content_digest("+447700900002", "Hi", (), None),
+                content_digest("+447700900001", "Hi!", (), None)}) == 3
+
+
+# -- the journal's promises -----------------------------------------------------------
+
+def test_send_twice_sends_nothing_new_and_returns_identical_results(tmp_path):
+    """A re-run of the same campaign makes 0 requests and returns identical results."""
+    sandbox = Sandbox(seed=1)
+    first = go(rendered(3), sociocs(), sandbox, tmp_path)
+    counting = Counting(sandbox.transport())
+    second = go(rendered(3), sociocs(), counting, tmp_path)
+    assert counting.methods == []
+    assert len(sandbox.accepted()) == 3
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_shuffled_and_filtered_frames_never_resend(tmp_path):
+    """Sending half, then the whole frame shuffled, sends only the other half."""
+    sandbox = Sandbox(seed=1)
+    first = go(rendered(6).iloc[:3], sociocs(), sandbox, tmp_path)
+    counting = Counting(sandbox.transport())
+    second = go(rendered(6).sample(frac=1.0, random_state=7), sociocs(), counting, tmp_path)
+    assert counting.methods == ["POST"] * 3
+    assert sorted(sandbox.accepted()["to"]) == NUMBERS[:6]
+    pd.testing.assert_frame_equal(second.loc[first.index], first)
+
+
+def test_dry_run_never_counts_for_the_live_run(tmp_path):
+    """A dry run (the default, through the in-process sandbox) then a live run sends every row."""
+    journal = tmp_path / "spring.journal.db"
+    dry = send(rendered(3), sociocs(), campaign="spring", journal=journal, progress=False,
+               rate=fast())
+    assert dry["status"].tolist() == ["dry-run"] * 3
+    sandbox = Sandbox(seed=1)
+    live = go(rendered(3), sociocs(), sandbox, tmp_path)
+    assert live["status"].tolist() == ["sent"] * 3
+    assert len(sandbox.accepted()) == 3
+
+
+def test_changed_message_is_refused_before_any_request(tmp_path):
+    """The same campaign with another text for a sent row raises CampaignChanged, 0 requests."""
+    sandbox = Sandbox(seed=1)
+    go(rendered(2), sociocs(), sandbox, tmp_path)
+    counting = Counting(sandbox.transport())
+    with pytest.raises(CampaignChanged) as raised:
+        go(rendered(2, text="Hello {name}"), sociocs(), counting, tmp_path)
+    assert counting.methods == []
+    assert str(raised.value) == (
+        'campaign "spring" already sent (or may have sent) a different message to row(s) 2, 3 '
+        f"(journal {tmp_path / 'spring.journal.db'}); nothing was sent. To send the new "
+        'version, use a new campaign name (e.g. campaign="spring-2")'
+    )
+
+
+def test_changed_channel_is_refused(tmp_path):
+    """The same campaign through another channel raises CampaignChanged naming what changed."""
+    sandbox = Sandbox(seed=1)
+    go(rendered(1), sociocs(), sandbox, tmp_path)
+    other = Sociocs("kid:secret", "twlo_16175550001", "twlo")
+    with pytest.raises(CampaignChanged) as raised:
+        go(rendered(1), other, sandbox, tmp_path)
+    assert str(raised.value).startswith(
+        'campaign "spring" was sent before with a different channel')
+
+
+def test_limit_sends_the_first_new_rows_and_the_rest_wait(tmp_path):
+    """limit=2 sends rows 2 and 3; the next run with limit=2 sends rows 4 and 5."""
+    sandbox = Sandbox(seed=1)
+    first = go(rendered(5), sociocs(), sandbox, tmp_path, limit=2)
+    assert first["status"].tolist() == ["sent", "sent", "waiting", "waiting", "waiting"]
+    second = go(rendered(5), sociocs(), sandbox, tmp_path, limit=2)
+    assert second["status"].tolist() == ["sent", "sent", "sent", "sent", "waiting"]
+    assert sandbox.accepted()["to"].tolist() == NUMBERS[:4]
+
+
+def test_rows_with_problems_are_skipped_with_them(tmp_path):
+    """A row with problems is never sent; its error lists them joined by "; "."""
+    frame = rendered(2)
+    frame["problems"] = pd.Series(
+        [(), (Problem(3, "phone", '"0712" is not a valid GB number', "invalid-phone"),
+              Problem(3, "name", "the cell is empty", "missing-value"))],
+        index=frame.index, dtype=object)
+    sandbox = Sandbox(seed=1)
+    results = go(frame, sociocs(), sandbox, tmp_path)
+    assert results["status"].tolist() == ["sent", "skipped"]
+    assert results.at[3, "error"] == (
+        'row 3, column "phone": "0712" is not a valid GB number; '
+        'row 3, column "name": the cell is empty'
+    )
+    assert int(results.at[3, "attempts"]) == 0
+
+
+def test_results_columns_and_dtypes(tmp_path):
+    """Results keep the frame's columns and index and add the result columns with fixed dtypes."""
+    results = go(rendered(1), sociocs(), Sandbox(seed=1), tmp_path)
+    assert results.index.tolist() == [2]
+    assert results.index.name == "row"
+    assert results.dtypes.astype(str).to_dict() == {
+        "to": "str", "name": "str", "text": "str", "media": "object", "template": "object",
+        "problems": "object", "key": "str", "status": "str", "error": "str",
+        "message_id": "str", "job_id": "str", "http_status": "Int64", "attempts": "int64",
+        "sent_at": "datetime64[us, UTC]",
+    }
+    assert results.attrs == {"campaign": "spring", "mode": "live",
+                             "journal": str(tmp_path / "spring.journal.db"), "stopped": None}
+
+
+def test_the_callers_frame_is_not_modified(tmp_path):
+    """send returns a new frame and leaves its input as it was."""
+    frame = rendered(2)
+    before = frame.copy()
+    go(frame, sociocs(), Sandbox(seed=1), tmp_path)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+# -- throttling and pauses ------------------------------------------------------------
+
+def test_retry_after_pauses_every_request_to_the_channel(tmp_path):
+    """A 429 with Retry-After: 3 holds the retry and the next row until the pause ends."""
+    clock = FakeClock()
+    starts: list[tuple[str, float]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        to = request.read().decode().split('"to":"')[1].split('"')[0]
+        starts.append((to, clock()))
+        if to == NUMBERS[1] and len(starts) == 2:
+            return httpx.Response(429, headers={"retry-after": "3"},
+                                  json={"status": "error", "errors": [{"msg": "rate"}]})
+        return httpx.Response(200, json={"status": "success", "data": {"message_id": "m"}})
+
+    results = send(rendered(3), sociocs(), campaign="spring", live=True,
+                   journal=tmp_path / "j.db", transport=httpx.MockTransport(answer),
+                   progress=False, concurrency=1,
+                   rate=Pacer(10.0, clock=clock, sleep=clock.sleep))
+    assert [(to, round(t, 6)) for to, t in starts] == [
+        (NUMBERS[0], 0.0), (NUMBERS[1], 0.1), (NUMBERS[1], 3.1), (NUMBERS[2], 3.2)]
+    assert results["attempts"].tolist() == [1, 2, 1]
+    assert results["status"].tolist() == ["sent"] * 3
+
+
+@pytest.mark.parametrize(
+    ("header", "now", "expected"),
+    [("120", None, 120.0), ("0", None, 0.0), ("Wed, 21 Oct 2015 07:28:10 GMT", 1445412480.0, 10.0),
+     ("Wed, 21 Oct 2015 07:28:10 GMT", 1445412500.0, 0.0), ("soon", None, None), ("", None, None)],
+)
+def test_retry_after_reads_delta_seconds_and_http_dates(header, now, expected):
+    """Retry-After is delta-seconds or an HTTP-date (RFC 9110 §10.2.3); garbage is ignored."""
+    assert parse_retry_after(header, now=now) == expected
+
+
+def test_retry_after_beyond_the_cap_pauses_the_campaign(tmp_path):
+    """A Retry-After above retry_after_cap raises CampaignPaused; the rest wait; resume later."""
+    sandbox = Sandbox(seed=1, faults=Faults(rate_limit=2, rate_window=1000.0),
+                      clock=lambda: 0.0)
+    with pytest.raises(CampaignPaused) as raised:
+        go(rendered(4), sociocs(), sandbox, tmp_path, concurrency=1)
+    paused = raised.value
+    assert paused.retry_after == 1000.0
+    assert paused.results["status"].tolist() == ["sent", "sent", "waiting", "waiting"]
+    assert str(paused).startswith(
+        "sociocs:twlo asked to wait 1000 s (Retry-After), longer than retry_after_cap=300 s: "
+        'campaign "spring" paused with its remaining rows waiting. Run the same campaign again '
+        "after ")
+    journal = Journal(tmp_path / "spring.journal.db")
+    assert journal.campaign_state("spring")["state"] == "paused"
+    assert sorted(journal.records("spring")) == NUMBERS[:2]
+    journal.close()
+    counting = Counting(sandbox.transport())
+    with pytest.raises(CampaignPaused):
+        go(rendered(4), sociocs(), counting, tmp_path)
+    assert counting.methods == []
+
+
+def test_auth_failure_halts_after_one_request_then_resumes(tmp_path):
+    """A 401 halts at the first request even with 8 in flight; the fixed key sends the rest."""
+    sandbox = Sandbox(seed=1, credentials=SandboxCredentials(sociocs_api_keys=["kid:good"]))
+    counting = Counting(sandbox.transport())
+    with pytest.raises(AuthFailed) as raised:
+        go(rendered(5), sociocs("bad"), counting, tmp_path, concurrency=8)
+    assert counting.methods == ["POST"]
+    assert raised.value.results["status"].tolist() == ["failed"] + ["waiting"] * 4
+    assert str(raised.value) == (
+        "sociocs:twlo refused the credentials (HTTP 401: Authentication failed. Check apikey "
+        "header.); the campaign halted after this first refusal. Check the API key and its "
+        "permissions, then run the same campaign again: nothing was sent twice"
+    )
+    results = go(rendered(5), sociocs("good"), sandbox, tmp_path)
+    assert results["status"].tolist() == ["sent"] * 5
+    assert len(sandbox.accepted()) == 5
+
+
+# -- stop, interrupt, crash -----------------------------------------------------------
+
+def test_stop_event_lets_in_flight_finish_and_leaves_the_rest_waiting(tmp_path):
+    """Setting stop during the 2nd request sends no 3rd; the stopped rows are waiting."""
+    stop = threading.Event()
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 2:
+            stop.set()
+        return httpx.Response(200, json={"status": "success", "data": {"message_id": "m"}})
+
+    results = go(rendered(4), sociocs(), httpx.MockTransport(answer), tmp_path, stop=stop,
+                 concurrency=1)
+    assert results["status"].tolist() == ["sent", "sent", "waiting", "waiting"]
+    assert results.attrs["stopped"] == "stopped by the caller: the remaining rows are waiting"
+
+
+def test_interrupt_leaves_in_flight_rows_unknown_and_the_rest_waiting(tmp_path):
+    """Cancelling mid-request journals that row unknown; a re-run never resends it."""
+    entered = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if NUMBERS[1] in request.content.decode():
+            entered.set()
+            await asyncio.Event().wait()  # hangs until cancelled
+        return httpx.Response(200, json={"status": "success", "data": {"message_id": "m"}})
+
+    async def main() -> None:
+        task = asyncio.ensure_future(send_async(
+            rendered(3), sociocs(), campaign="spring", live=True,
+            journal=tmp_path / "spring.journal.db", transport=httpx.MockTransport(answer),
+            progress=False, concurrency=1, rate=fast()))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    sandbox = Sandbox(seed=1)
+    counting = Counting(sandbox.transport())
+    results = go(rendered(3), sociocs(), counting, tmp_path)
+    assert results["status"].tolist() == ["sent", "unknown", "sent"]
+    assert results.at[3, "error"] == (
+        "interrupted while the request was in flight: the provider may have sent it, so it is "
+        "not sent again automatically")
+    assert counting.methods == ["POST"]
+    assert sandbox.accepted()["to"].tolist() == [NUMBERS[2]]
+
+
+def test_a_row_left_pending_by_a_crash_becomes_unknown(tmp_path):
+    """A pending row from a killed run is never resent by a provider without lookups."""
+    journal = Journal(tmp_path / "spring.journal.db")
+    frame = rendered(2)
+    go(frame.iloc[:0], sociocs(), Sandbox(seed=1), tmp_path)  # registers the campaign
+    digest = content_digest(NUMBERS[0], frame.at[2, "text"], (), None)
+    journal.mark_pending("spring", "live", [(NUMBERS[0], "2", digest)], 1)
+    journal.close()
+    sandbox = Sandbox(seed=1)
+    results = go(frame, sociocs(), sandbox, tmp_path)
+    assert results["status"].tolist() == ["unknown", "sent"]
+    assert results.at[2, "error"] == (
+        "in flight when an earlier run stopped (a crash or a kill); sociocs:twlo may have sent "
+        "it, so it is not sent again automatically")
+    assert sandbox.accepted()["to"].tolist() == [NUMBERS[1]]
+
+
+@pytest.mark.parametrize(("delivered", "posts"), [(True, 0), (False, 1)])
+def test_bird_reconciles_a_pending_row_by_reference(delivered, posts, tmp_path):
+    """Bird looks a pending row up: found means sent (0 sends), proven absent means send it."""
+    channel = Bird(WORKSPACE, BIRD_CHANNEL, "key")
+    frame = rendered(1)
+    sandbox = Sandbox(seed=1)
+    go(frame.iloc[:0], channel, sandbox, tmp_path)
+    if delivered:  # the killed run's request had reached Bird
+        with httpx.Client(transport=sandbox.transport()) as client:
+            client.send(channel.build_request(dict(frame.loc[2]) | {"problems": ()},
+                                              key=f"spring:{NUMBERS[0]}"))
+    journal = Journal(tmp_path / "spring.journal.db")
+    digest = content_digest(NUMBERS[0], frame.at[2, "text"], (), None)
+    journal.mark_pending("spring", "live", [(NUMBERS[0], "2", digest)], 1)
+    journal.close()
+    counting = Counting(sandbox.transport())
+    results = go(frame, channel, counting, tmp_path)
+    assert results["status"].tolist() == ["sent"]
+    assert (counting.methods.count("GET"), counting.methods.count("POST")) == (1, posts)
+    assert len(sandbox.accepted()) == 1
+
+
+def test_resolve_settles_unknown_rows(tmp_path):
+    """Unknown rows stay unknown until resolved: "resend" sends them, "sent" records them."""
+    sandbox = Sandbox(seed=1, faults=Faults(p_500_before=1.0))
+    results = go(rendered(2), sociocs(), sandbox, tmp_path)
+    assert results["status"].tolist() == ["unknown", "unknown"]
+    journal = Journal(tmp_path / "spring.journal.db")
+    assert journal.unknown("spring") == NUMBERS[:2]
+    assert journal.resolve("spring", [NUMBERS[0]], "resend") == 1
+    assert journal.resolve("spring", [NUMBERS[1]], "sent") == 1
+    journal.close()
+    healthy = Sandbox(seed=1)
+    results = go(rendered(2), sociocs(), healthy, tmp_path)
+    assert results["status"].tolist() == ["sent", "sent"]
+    assert results.at[3, "error"] == "marked sent by hand"
+    assert healthy.accepted()["to"].tolist() == [NUMBERS[0]]
+
+
+# -- bulk -----------------------------------------------------------------------------
+
+def test_bulk_sends_one_job_per_chunk_with_its_job_id(tmp_path):
+    """bulk=True sends rows of one content as one job per bulk_size, each row with the job id."""
+    frame = rendered(5, text="Clinic closed on Monday")
+    sandbox = Sandbox(seed=1)
+    counting = Counting(sandbox.transport())
+    results = go(frame, sociocs(), counting, tmp_path, bulk=True, bulk_size=3)
+    assert counting.methods == ["POST", "POST"]
+    assert results["status"].tolist() == ["sent"] * 5
+    jobs = results["job_id"].tolist()
+    assert jobs[:3] == [jobs[0]] * 3 and jobs[3:] == [jobs[3]] * 2 and jobs[0] != jobs[3]
+    assert len(sandbox.accepted()) == 5
+
+
+def test_an_ambiguous_bulk_job_makes_every_row_unknown(tmp_path):
+    """A bulk job answered 500 after acceptance is unknown for all its rows, never resubmitted."""
+    sandbox = Sandbox(seed=1, faults=Faults(p_500_after=1.0))
+    counting = Counting(sandbox.transport())
+    results = go(rendered(3, text="Same for all"), sociocs(), counting, tmp_path, bulk=True)
+    assert counting.methods == ["POST"]
+    assert results["status"].tolist() == ["unknown"] * 3
+    assert results.at[2, "error"] == (
+        "There was a problem processing the request on our server. Try again later; "
+        "sociocs:twlo may have sent the bulk job, so it is not sent again automatically")
+
+
+# -- where send runs ------------------------------------------------------------------
+
+def test_send_blocks_inside_a_running_event_loop(tmp_path):
+    """send works when called from a coroutine (as in a Jupyter cell) on a loop thread."""
+    sandbox = Sandbox(seed=1)
+
+    async def cell() -> pd.DataFrame:
+        return go(rendered(2), sociocs(), sandbox, tmp_path)
+
+    results = asyncio.run(cell())
+    assert results["status"].tolist() == ["sent", "sent"]
+
+
+def test_send_async_is_awaitable(tmp_path):
+    """await send_async(...) returns the same results frame as send."""
+    sandbox = Sandbox(seed=1)
+    results = asyncio.run(send_async(
+        rendered(2), sociocs(), campaign="spring", live=True,
+        journal=tmp_path / "spring.journal.db", transport=sandbox.transport(), progress=False,
+        rate=fast()))
+    assert results["status"].tolist() == ["sent", "sent"]
+
+
+def test_live_send_over_loopback_end_to_end(tmp_path):
+    """A live send over real HTTP to the served sandbox; a re-run adds nothing."""
+    record = tmp_path / "record.sqlite"
+    with Sandbox(seed=1, record=record) as sandbox, serve(sandbox) as base_url:
+        channel = Sociocs("kid:secret", "twlo_16175550000", "twlo", base_url=base_url)
+        options = dict(campaign="spring", live=True, journal=tmp_path / "spring.journal.db",
+                       progress=False, rate=fast(), concurrency=4)
+        first = send(rendered(4), channel, **options)
+        second = send(rendered(4).iloc[::-1], channel, **options)
+        accepted = sandbox.accepted()
+    assert first["status"].tolist() == ["sent"] * 4
+    assert sorted(accepted["to"]) == NUMBERS[:4]
+    pd.testing.assert_frame_equal(second.loc[first.index], first)
+
+
+# -- secrets --------------------------------------------------------------------------
+
+def test_a_canary_key_appears_nowhere(tmp_path, caplog, capsys):
+    """The API key never reaches stdout, stderr, logs, the journal or the results files."""
+    canary = "CANARY0c8f2e1d9b7a4d6b"
+    caplog.set_level(logging.DEBUG)
+    sandbox = Sandbox(seed=3, faults=Faults(p_500_after=0.3, p_429=0.2, p_drop_before=0.2),
+                      credentials=SandboxCredentials(sociocs_api_keys=[f"kid:{canary}"]))
+    channel = sociocs(canary)
+    results = go(rendered(6), channel, sandbox, tmp_path)
+    with pytest.raises(AuthFailed) as raised:
+        go(rendered(6), sociocs("wrong"), sandbox, tmp_path, campaign="other")
+    save_results(results, tmp_path / "results.csv")
+    save_results(results, tmp_path / "results.xlsx")
+    out = capsys.readouterr()
+    texts = [out.out, out.err, caplog.text, repr(results), str(raised.value),
+             results.to_csv(), repr(channel)]
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    forms = [canary, base64.b64encode(f"kid:{canary}".encode()).decode(),
+             urllib.parse.quote(f"kid:{canary}")]
+    assert [form for form in forms if any(form in t for t in texts)] == []
+    assert [form for form in forms if form.encode() in files] == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".db", ".csv", ".xlsx")) == [
+        "results.csv", "results.xlsx", "spring.journal.db"]
+
+
+def test_a_held_campaign_lock_refuses_the_send(tmp_path):
+    """While another sender holds the campaign, send raises JournalLocked and sends nothing."""
+    from campaignkit import JournalLocked
+
+    sandbox = Sandbox(seed=1)
+    counting = Counting(sandbox.transport())
+    with (Journal(tmp_path / "spring.journal.db") as journal, journal.lock("spring"),
+          pytest.raises(JournalLocked)):
+        go(rendered(2), sociocs(), counting, tmp_path)
+    assert counting.methods == []
+
+
+INTERRUPTED_CHILD = """
+import asyncio, sys, httpx, pandas as pd
+from campaignkit.channels.sociocs import Sociocs
+from campaignkit.sending import send
+
+async def answer(request):
+    if b"+447700900002" in request.content:
+        print("entered", flush=True)
+        await asyncio.Event().wait()
+    return httpx.Response(200, json={"status": "success", "data": {"message_id": "m"}})
+
+frame = pd.DataFrame({"to": ["+447700900001", "+447700900002", "+447700900003"],
+                      "text": ["a", "b", "c"], "media": [()] * 3, "template": [None] * 3,
+                      "problems": [()] * 3}, index=pd.Index([2, 3, 4], name="row"))
+
+def go():
+    return send(frame, Sociocs("kid:s", "twlo_16175550000", "twlo"), campaign="spring",
+                live=True, journal=sys.argv[2], transport=httpx.MockTransport(answer),
+                progress=False, concurrency=1, rate=1000)
+
+async def cell():
+    return go()
+
+try:
+    if sys.argv[1] == "script":
+        go()
+    else:  # a running loop on the main thread whose SIGINT raises KeyboardInterrupt (ipykernel)
+        asyncio.new_event_loop().run_until_complete(cell())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["script", "running loop"])
+def test_ctrl_c_journals_in_flight_rows_unknown_and_releases_the_lock(where, tmp_path):
+    """SIGINT mid-request: that row is unknown, unstarted rows have no record, the lock is free."""
+    import signal
+    import subprocess
+    import sys
+
+    journal_path = tmp_path / "spring.journal.db"
+    child = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_CHILD, where, str(journal_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "entered\n"
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+    assert out == "interrupted\n"
+    with Journal(journal_path) as journal:
+        records = journal.records("spring")
+        assert {k: r.status for k, r in records.items()} == {
+            "+447700900001": "sent", "+447700900002": "unknown"}
+        assert journal.campaign_state("spring")["state"] == "interrupted"
+        journal.release("spring", journal.acquire("spring"))
