@@ -1,0 +1,253 @@
+"""campaignkit.sms: encoding, segments, look-alike suggestions and cost, per row and vectorised."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaignkit.sms import (
+    _JOINING_PLANES,
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    SmsInfo,
+    _joining,
+    analyse,
+    analyse_series,
+    estimate_cost,
+    suggest_gsm,
+)
+
+FLAG = "🏳️‍🌈"  # white flag, VS16, ZWJ, rainbow: one grapheme of 6 UTF-16 units
+
+
+def reference_segments(text: str) -> tuple[str, int, int]:
+    """A slow, obviously correct count: every grapheme packed greedily, as TW-CALC does."""
+    gsm = set(GSM7_BASIC + GSM7_EXTENSION)
+    if set(text) <= gsm:
+        units = [2 if c in GSM7_EXTENSION else 1 for c in text]
+        encoding, single, multi = "GSM-7", 160, 153
+    else:
+        units = []
+        for g in regex.findall(r"\X", text):
+            width = len(g.encode("utf-16-le")) // 2
+            units += [width] if width <= 67 else [len(c.encode("utf-16-le")) // 2 for c in g]
+        encoding, single, multi = "UCS-2", 70, 67
+    total = sum(units)
+    if total == 0:
+        return encoding, 0, 0
+    if total <= single:
+        return encoding, 1, total
+    segments, free = 1, multi
+    for unit in units:
+        if unit > free:
+            segments, free = segments + 1, multi
+        free -= unit
+    return encoding, segments, total
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "segments", "characters"),
+    [
+        ("", "GSM-7", 0, 0),
+        ("x" * 160, "GSM-7", 1, 160),
+        ("x" * 161, "GSM-7", 2, 161),
+        ("x" * 306, "GSM-7", 2, 306),
+        ("x" * 307, "GSM-7", 3, 307),
+        ("€" * 80, "GSM-7", 1, 160),
+        ("€" * 81, "GSM-7", 2, 162),
+        ("x" * 151 + "{" + "x" * 153, "GSM-7", 2, 306),
+        ("x" * 152 + "{" + "x" * 152, "GSM-7", 3, 306),
+        ("ë" * 70, "UCS-2", 1, 70),
+        ("ë" * 71, "UCS-2", 2, 71),
+        ("ë" * 134, "UCS-2", 2, 134),
+        ("ë" * 135, "UCS-2", 3, 135),
+        ("😜" + "2" * 68, "UCS-2", 1, 70),
+        ("😜" + "2" * 69, "UCS-2", 2, 71),
+        ("ë" * 65 + "😜" + "x" * 67, "UCS-2", 2, 134),
+        ("ë" * 66 + "😜" + "x" * 66, "UCS-2", 3, 134),
+        ("ë" * 66 + FLAG + "x" * 62, "UCS-2", 3, 134),
+        ("ë" * 67 + FLAG + "x" * 61, "UCS-2", 2, 134),
+        (FLAG, "UCS-2", 1, 6),
+        ("a\r\nb", "GSM-7", 1, 4),
+        ("Ç", "GSM-7", 1, 1),
+        ("ç", "UCS-2", 1, 1),
+        ("{[~]}", "GSM-7", 1, 10),
+        ("ë{", "UCS-2", 1, 2),
+    ],
+)
+def test_segments_encoding_and_characters(
+    text: str, encoding: str, segments: int, characters: int
+) -> None:
+    """Segments follow 160/153 septets (GSM-7) and 70/67 UTF-16 units (UCS-2), kept whole."""
+    info = analyse(text)
+    assert (info.encoding, info.segments, info.characters) == (encoding, segments, characters)
+
+
+def test_gsm_tables_have_the_documented_sizes() -> None:
+    """The basic table has 127 characters (ESC left out) and the extension table 10."""
+    assert (len(set(GSM7_BASIC)), len(GSM7_BASIC), len(GSM7_EXTENSION)) == (127, 127, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "culprits"),
+    [
+        ("Hi Zoë, café at 10", ("ë",)),
+        ("Łukasz ç ç Ł 😜", ("Ł", "ç", "😜")),
+        ("José e\u0301", ("e\u0301",)),
+        ("backtick ` here", ("`",)),
+        (f"go {FLAG}!", (FLAG,)),
+        ("all GSM: [£€¥]", ()),
+    ],
+)
+def test_ucs2_characters_lists_the_forcing_graphemes_once_in_order(
+    text: str, culprits: tuple[str, ...]
+) -> None:
+    """The characters that forced UCS-2 are whole graphemes, unique, in order."""
+    assert analyse(text).ucs2_characters == culprits
+
+
+def test_analyse_returns_a_full_info_with_suggestion() -> None:
+    """A text with curly quotes is UCS-2 and carries the GSM-7 suggestion."""
+    assert analyse("It’s “fine”") == SmsInfo(
+        encoding="UCS-2",
+        segments=1,
+        characters=11,
+        ucs2_characters=("’", "“", "”"),
+        suggestion='It\'s "fine"',
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("It’s 5–6 pm — ok…", "It's 5-6 pm - ok..."),
+        ("½ price\u00a0today", "1/2 price today"),
+        ("zero\u200bwidth\ufeff", "zerowidth"),
+        ("acute´s", "acute's"),
+        ("‹a› «b»", '<a> "b"'),
+        ("cafe\u0301", "café"),
+        ("Zoë’s", None),
+        ("plain GSM", None),
+        ("😜 “hi”", None),
+    ],
+)
+def test_suggest_gsm(text: str, suggestion: str | None) -> None:
+    """Look-alikes map to GSM-7 only when the whole text then becomes GSM-7."""
+    assert suggest_gsm(text) == suggestion
+
+
+def test_suggest_gsm_never_changes_a_message_it_is_not_asked_about() -> None:
+    """The suggestion is returned, the analysed text's counts are of the original text."""
+    info = analyse("“x”")
+    assert (info.encoding, info.characters, info.suggestion) == ("UCS-2", 3, '"x"')
+
+
+@pytest.mark.parametrize(
+    ("segments", "price", "total"),
+    [
+        (3, "0.0079", Decimal("0.0237")),
+        ([1, 2, 4], "0.0079", Decimal("0.0553")),
+        (pd.Series([1, 0, 3]), 0.04, Decimal("0.16")),
+        (np.int64(2), Decimal("0.5"), Decimal("1.0")),
+        (0, 1, Decimal("0")),
+    ],
+)
+def test_estimate_cost(segments: object, price: object, total: Decimal) -> None:
+    """Cost is segments times the per-segment price, in exact decimal money."""
+    assert estimate_cost(segments, price) == total  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("segments", "price", "message"),
+    [
+        (1, "-0.01", "price_per_segment must be a finite price ≥ 0, not '-0.01'"),
+        (1, float("nan"), "price_per_segment must be a finite price ≥ 0, not nan"),
+        (-2, "0.01", "segments must be ≥ 0, not -2"),
+    ],
+)
+def test_estimate_cost_refuses_nonsense(segments: int, price: object, message: str) -> None:
+    """A negative or non-finite price and negative segments are refused with the value."""
+    with pytest.raises(ValueError) as error:
+        estimate_cost(segments, price)  # type: ignore[arg-type]
+    assert str(error.value) == message
+
+
+def test_analyse_series_columns_dtypes_and_missing_text() -> None:
+    """The series result keeps the index; a missing text is None, 0 segments, 0 characters."""
+    index = pd.Index([5, 6, 7, 9], name="row")
+    texts = pd.Series(["Hi", None, "Hi 😜", "x" * 161], index=index)
+    expected = pd.DataFrame(
+        {
+            "encoding": pd.Series(["GSM-7", None, "UCS-2", "GSM-7"], index=index, dtype=object),
+            "segments": np.array([1, 0, 1, 2], dtype=np.int64),
+            "characters": np.array([2, 0, 5, 161], dtype=np.int64),
+        },
+        index=index,
+    )
+    pd.testing.assert_frame_equal(analyse_series(texts), expected)
+
+
+def test_analyse_series_of_nothing() -> None:
+    """An empty series gives an empty frame with the three columns."""
+    out = analyse_series(pd.Series([], dtype="str"))
+    assert (list(out.columns), len(out)) == (["encoding", "segments", "characters"], 0)
+
+
+def test_joining_code_points_live_in_the_scanned_planes() -> None:
+    """Every code point that can join a grapheme is in the planes `_joining` scans."""
+    kinds = "".join(
+        rf"\p{{Grapheme_Cluster_Break={k}}}"
+        for k in ("Extend", "ZWJ", "SpacingMark", "Prepend", "L", "V", "T", "Regional_Indicator")
+    )
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert ["\r", *regex.findall(f"[{kinds}]", everything)] == _joining()
+    assert all(any(ord(c) in plane for plane in _JOINING_PLANES) for c in _joining()[1:])
+
+
+# Texts built from the characters that decide boundaries: GSM, extension, non-GSM BMP,
+# astral emoji, combining marks, ZWJ, VS16, regional indicators, CR LF and Hangul jamo.
+_ALPHABET = st.sampled_from(
+    [*"ax €{[Çç’éë", "😜", "\u0301", "\u200d", "\ufe0f", "🇬", "🇧", "\r", "\n", "ᄀ", "ᅡ", FLAG]
+)
+_TEXTS = st.one_of(
+    st.lists(_ALPHABET, max_size=400).map("".join),
+    st.builds(
+        lambda n, tail: "x" * n + tail,
+        st.integers(0, 320),
+        st.lists(_ALPHABET, max_size=12).map("".join),
+    ),
+    st.builds(
+        lambda n, tail: "ë" * n + tail,
+        st.integers(0, 210),
+        st.lists(_ALPHABET, max_size=12).map("".join),
+    ),
+    st.text(max_size=300),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS)
+def test_analyse_matches_the_greedy_grapheme_packing(text: str) -> None:
+    """The per-row shortcuts give the counts of packing every grapheme one by one."""
+    info = analyse(text)
+    assert (info.encoding, info.segments, info.characters) == reference_segments(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), _TEXTS), max_size=40))
+def test_analyse_series_equals_analyse_row_by_row(texts: list[str | None]) -> None:
+    """The vectorised analysis gives exactly the per-row analysis for every text."""
+    out = analyse_series(pd.Series(texts, dtype=object))
+    expected = [
+        (None, 0, 0)
+        if t is None
+        else (lambda i: (i.encoding, i.segments, i.characters))(analyse(t))
+        for t in texts
+    ]
+    assert list(out.itertuples(index=False, name=None)) == expected

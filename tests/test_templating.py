@@ -1,0 +1,371 @@
+"""campaignkit.templating.render: per-row texts, media, WhatsApp variables and their problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaignkit._errors import TemplateError
+from campaignkit.message import Media, Message, Template
+from campaignkit.problems import Problem
+from campaignkit.templating import RENDERED_COLUMNS, render
+
+
+def recipients(rows: list[int] | None = None, **columns: list[object]) -> pd.DataFrame:
+    """A recipients frame in the contract shape: sheet row numbers, text columns, to, problems."""
+    n = len(next(iter(columns.values())))
+    rows = rows or list(range(2, 2 + n))
+    frame = pd.DataFrame(columns, index=pd.Index(rows, name="row"))
+    frame["to"] = [f"+4477009000{i:02d}" for i in range(n)]
+    frame["problems"] = pd.Series([()] * n, index=frame.index, dtype=object)
+    frame["repairs"] = pd.Series([()] * n, index=frame.index, dtype=object)
+    return frame
+
+
+def problem_strings(frame: pd.DataFrame) -> list[str]:
+    return [str(p) for problems in frame["problems"] for p in problems]
+
+
+@pytest.mark.parametrize("engine", ["auto", "jinja"])
+def test_render_substitutes_each_row(engine: str) -> None:
+    """Each row gets its own text; the index and the recipient columns are kept."""
+    people = recipients([7, 9], **{"First Name": ["Ann", "Bob"], "clinic": ["Leeds", "York"]})
+    out = render(people, "Hi {{ first_name }}, see you at {{ clinic }}.", engine=engine)  # type: ignore[arg-type]
+    assert out["text"].tolist() == ["Hi Ann, see you at Leeds.", "Hi Bob, see you at York."]
+    assert list(out.columns) == [
+        "First Name",
+        "clinic",
+        "to",
+        "problems",
+        "repairs",
+        *RENDERED_COLUMNS,
+    ]
+    assert out.index.tolist() == [7, 9]
+    assert out.index.name == "row"
+
+
+def test_rendered_columns_and_dtypes() -> None:
+    """text and encoding are object (None-able), segments and characters int64."""
+    out = render(recipients(name=["Zoë", "Al"]), "Hi {{ name }}")
+    assert out[list(RENDERED_COLUMNS)].to_dict("list") == {
+        "text": ["Hi Zoë", "Hi Al"],
+        "encoding": ["UCS-2", "GSM-7"],
+        "segments": [1, 1],
+        "characters": [6, 5],
+        "media": [(), ()],
+        "template": [None, None],
+    }
+    assert out[list(RENDERED_COLUMNS)].dtypes.astype(str).tolist() == [
+        "object",
+        "object",
+        "int64",
+        "int64",
+        "object",
+        "object",
+    ]
+
+
+def test_render_does_not_touch_the_callers_frame() -> None:
+    """The input frame is unchanged: no new columns, same problems."""
+    people = recipients(name=["", "Al"])
+    before = people.copy()
+    render(people, "Hi {{ name }}")
+    pd.testing.assert_frame_equal(people, before)
+
+
+@pytest.mark.parametrize("engine", ["auto", "jinja"])
+@pytest.mark.parametrize("empty", ["", "   ", None, np.nan])
+def test_an_empty_cell_is_that_rows_problem(engine: str, empty: object) -> None:
+    """An empty cell the message uses becomes a missing-value problem; other rows go on."""
+    people = recipients([7, 8], **{"First Name": [empty, "Bob"]})
+    out = render(people, "Hi {{ first_name }}", engine=engine)  # type: ignore[arg-type]
+    assert out["text"].tolist() == [None, "Hi Bob"]
+    assert out.loc[7, "problems"] == (
+        Problem(
+            7,
+            "First Name",
+            "is empty, and the message uses it as {{ first_name }}",
+            "missing-value",
+        ),
+    )
+    assert problem_strings(out) == [
+        'row 7, column "First Name": is empty, and the message uses it as {{ first_name }}'
+    ]
+    assert (out.loc[7, "encoding"], out.loc[7, "segments"], out.loc[7, "characters"]) == (
+        None,
+        0,
+        0,
+    )
+
+
+@pytest.mark.parametrize("engine", ["auto", "jinja"])
+def test_a_name_that_matches_no_column_is_a_problem_on_every_row(engine: str) -> None:
+    """A misspelt name is reported on each row with the columns there are."""
+    out = render(recipients(name=["Ann"], clinic=["Leeds"]), "Hi {{ nmae }}", engine=engine)  # type: ignore[arg-type]
+    assert problem_strings(out) == [
+        "row 2: the message uses {{ nmae }}, but no column matches it "
+        '(columns: "name", "clinic", "to")'
+    ]
+
+
+def test_default_filter_accepts_an_empty_cell() -> None:
+    """`default` treats an empty cell (and a missing column) as undefined."""
+    people = recipients(name=["", "ann smith", None])
+    out = render(people, 'Hi {{ name | default("there") | title }}{{ nick | default("") }}!')
+    assert out["text"].tolist() == ["Hi There!", "Hi Ann Smith!", "Hi There!"]
+    assert problem_strings(out) == []
+
+
+def test_rows_with_problems_are_still_rendered_and_keep_them() -> None:
+    """An invalid phone's row still shows its text; its problem stays first."""
+    people = recipients(name=["Ann", "Bob"])
+    bad_phone = Problem(3, "phone", '"0712" is not a valid GB number', "invalid-phone")
+    people["problems"] = pd.Series([(), (bad_phone,)], index=people.index, dtype=object)
+    out = render(people, "Hi {{ name }}")
+    assert out["text"].tolist() == ["Hi Ann", "Hi Bob"]
+    assert out["problems"].tolist() == [(), (bad_phone,)]
+
+
+@pytest.mark.parametrize("name", ["first_name", "FIRST_NAME", "firstName", "FirstName"])
+def test_names_find_columns_ignoring_case_spaces_and_punctuation(name: str) -> None:
+    """{{ first_name }}, {{ firstName }}… all find the column "First Name"."""
+    out = render(recipients(**{"First Name": ["Ann"]}), f"Hi {{{{ {name} }}}}")
+    assert out["text"].tolist() == ["Hi Ann"]
+
+
+@pytest.mark.parametrize("column", ["first-name", "FIRST_NAME", " First  Name ", "First.Name"])
+def test_columns_are_found_whatever_their_spelling(column: str) -> None:
+    """A column spelt with dashes, capitals or extra spaces is found by {{ first_name }}."""
+    out = render(recipients(**{column: ["Ann"]}), "Hi {{ first_name }}")
+    assert out["text"].tolist() == ["Hi Ann"]
+
+
+def test_a_name_matching_two_columns_is_a_template_error() -> None:
+    """Two columns that fit one used name raise, listing both."""
+    people = recipients(**{"First Name": ["Ann"], "first_name": ["Bob"]})
+    with pytest.raises(TemplateError) as error:
+        render(people, "Hi {{ first_name }}")
+    assert str(error.value) == (
+        'The message uses {{ first_name }}, which matches 2 columns: "First Name" and '
+        '"first_name". Rename or remove all but one of them in the sheet.'
+    )
+
+
+def test_ambiguous_columns_the_message_does_not_use_do_not_matter() -> None:
+    """Only the names the template uses are looked up."""
+    people = recipients(**{"First Name": ["Ann"], "first_name": ["Bob"], "clinic": ["Leeds"]})
+    assert render(people, "At {{ clinic }}")["text"].tolist() == ["At Leeds"]
+
+
+def test_campaignkit_columns_are_not_template_names() -> None:
+    """problems and repairs cannot be used by a template; `to` can."""
+    out = render(recipients(name=["Ann"]), "{{ to }} {{ problems | default('-') }}")
+    assert out["text"].tolist() == ["+447700900000 -"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "Hi {{ name }",
+            "The message has a template error on line 1: unexpected '}'. Check that every {{ is "
+            "closed by }} and every {% if %} or {% for %} by {% endif %} or {% endfor %}.",
+        ),
+        (
+            "Hi\n{% if name %}x",
+            "The message has a template error on line 2: Unexpected end of template. Jinja was "
+            "looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block "
+            "that needs to be closed is 'if'. Check that every {{ is closed by }} and every "
+            "{% if %} or {% for %} by {% endif %} or {% endfor %}.",
+        ),
+    ],
+)
+def test_a_syntax_error_is_a_template_error_with_its_line(source: str, message: str) -> None:
+    """A broken template stops the whole render, naming the line and the fix."""
+    with pytest.raises(TemplateError) as error:
+        render(recipients(name=["Ann"]), source)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("cell", "fmt", "text"),
+    [
+        ("2026-12-01", None, "01 Dec 2026"),
+        ("2026-12-01 17:30:00", "%a %d %b %H:%M", "Tue 01 Dec 17:30"),
+        ("46357", None, "01 Dec 2026"),
+        ("46357.75", "%d/%m/%Y %H:%M", "01/12/2026 18:00"),
+        ("61", None, "01 Mar 1900"),
+        ("59", None, "28 Feb 1900"),
+        ("1", None, "01 Jan 1900"),
+    ],
+)
+def test_date_filter(cell: str, fmt: str | None, text: str) -> None:
+    """`date` reads ISO dates and Excel serials (with the 1900 leap-year bug)."""
+    call = "date" if fmt is None else f'date("{fmt}")'
+    out = render(recipients(when=[cell]), f"{{{{ when | {call} }}}}")
+    assert out["text"].tolist() == [text]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.datetime(2026, 12, 1, 9, 0),
+        pd.Timestamp("2026-12-01"),
+        dt.date(2026, 12, 1),
+        46357,
+        46357.0,
+    ],
+)
+def test_date_filter_reads_date_and_number_cells(value: object) -> None:
+    """Date cells and numeric Excel serials format the same way."""
+    people = recipients(name=["Ann"])
+    people["when"] = pd.Series([value], index=people.index, dtype=object)
+    assert render(people, "{{ when | date }}")["text"].tolist() == ["01 Dec 2026"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "problem"),
+    [
+        (
+            "31/13/2026",
+            'row 2, column "when": the message could not be rendered: "31/13/2026" is not a '
+            "date; write it as 2026-12-01 or make the cell a date cell",
+        ),
+        (
+            "60",
+            'row 2, column "when": the message could not be rendered: "60" is not an Excel '
+            "date number (1 to 2958465, not 60)",
+        ),
+    ],
+)
+def test_a_failing_filter_is_that_rows_problem(cell: str, problem: str) -> None:
+    """A value the date filter cannot read is a template problem naming its column."""
+    out = render(recipients(when=[cell, "2026-01-02"]), "On {{ when | date }}")
+    assert out["text"].tolist() == [None, "On 02 Jan 2026"]
+    assert problem_strings(out) == [problem]
+    assert out.loc[2, "problems"][0].kind == "template"
+
+
+def test_media_and_whatsapp_template_variables_are_rendered() -> None:
+    """Media URLs and nested (Gupshup) template variables are rendered per row."""
+    message = Message(
+        text="Hi {{ name }}",
+        media=(Media(url="https://cdn.example/{{ clinic }}.png", content_type="image/png"),),
+        template=Template(
+            id="appt",
+            variables={"MEDIA_URL": "https://x/{{ clinic }}", "Body": {"1": "{{ name }}"}},
+        ),
+    )
+    out = render(recipients(name=["Ann", "Bob"], clinic=["leeds", "york"]), message)
+    assert out["media"].tolist() == [
+        (Media(url="https://cdn.example/leeds.png", content_type="image/png"),),
+        (Media(url="https://cdn.example/york.png", content_type="image/png"),),
+    ]
+    assert out["template"].tolist() == [
+        Template(id="appt", variables={"MEDIA_URL": "https://x/leeds", "Body": {"1": "Ann"}}),
+        Template(id="appt", variables={"MEDIA_URL": "https://x/york", "Body": {"1": "Bob"}}),
+    ]
+
+
+def test_a_failed_template_variable_fails_the_whole_row() -> None:
+    """A row whose WhatsApp variable fails has no text, no media and no template."""
+    message = Message(
+        text="Hi",
+        media=(Media(url="https://x/a.png"),),
+        template=Template(id="t", variables={"1": "{{ name }}"}),
+    )
+    out = render(recipients(name=["", "Bob"]), message)
+    assert out[["text", "media", "template"]].to_dict("list") == {
+        "text": [None, "Hi"],
+        "media": [(), (Media(url="https://x/a.png"),)],
+        "template": [None, Template(id="t", variables={"1": "Bob"})],
+    }
+    assert problem_strings(out) == [
+        'row 2, column "name": is empty, and template variable "1" uses it as {{ name }}'
+    ]
+
+
+def test_a_message_without_text_has_no_encoding() -> None:
+    """Without text: text and encoding None, 0 segments and 0 characters."""
+    out = render(recipients(name=["Ann"]), Message(media=(Media(url="https://x/{{ name }}"),)))
+    assert out[["text", "encoding", "segments", "characters"]].to_dict("list") == {
+        "text": [None],
+        "encoding": [None],
+        "segments": [0],
+        "characters": [0],
+    }
+    assert out["media"].tolist() == [(Media(url="https://x/Ann"),)]
+
+
+def test_rendering_a_rendered_frame_replaces_its_rendered_columns() -> None:
+    """Re-running a cell on its own output replaces text and the other rendered columns."""
+    first = render(recipients(name=["Ann"]), "Hi {{ name }}")
+    again = render(first, "Bye {{ name }}")
+    assert (again["text"].tolist(), list(again.columns).count("text")) == (["Bye Ann"], 1)
+
+
+# --- the vectorised path equals Jinja2 ------------------------------------------------------
+
+_CELLS = st.one_of(
+    st.just(""),
+    st.just("  "),
+    st.none(),
+    st.sampled_from(["Ann", "Zoë", "{x}", "a\r\nb", "😜"]),
+    st.text(max_size=8),
+)
+_COLUMNS = ["First Name", "clinic", "appt-date"]
+_NAMES = ["first_name", "FirstName", "clinic", "appt_date", "APPT DATE".replace(" ", "_")]
+_LITERALS = st.text(
+    alphabet=st.characters(blacklist_characters="{}%#", blacklist_categories=("Cs",)), max_size=6
+)  # no Jinja delimiters: a literal stays literal
+
+
+@st.composite
+def frames_and_templates(draw: st.DrawFn) -> tuple[pd.DataFrame, str]:
+    n = draw(st.integers(1, 12))
+    cells = {c: draw(st.lists(_CELLS, min_size=n, max_size=n)) for c in _COLUMNS}
+    frame = recipients(**cells)  # type: ignore[arg-type]
+    for column in _COLUMNS:
+        frame[column] = frame[column].astype("str")
+    parts = draw(
+        st.lists(
+            st.one_of(_LITERALS, st.sampled_from(_NAMES).map(lambda n: f"{{{{ {n} }}}}")),
+            max_size=6,
+        )
+    )
+    return frame, "".join(parts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(frames_and_templates())
+def test_vectorised_substitution_equals_jinja(case: tuple[pd.DataFrame, str]) -> None:
+    """Plain substitution gives Jinja2's exact texts, problems and SMS columns."""
+    frame, source = case
+    fast = render(frame, source)
+    slow = render(frame, source, engine="jinja")
+    pd.testing.assert_frame_equal(fast, slow)
+
+
+@pytest.mark.parametrize(
+    ("source", "plain"),
+    [
+        ("Hi {{ name }}, at {{ clinic }}!", True),
+        ("no names at all", True),
+        ("{% raw %}{{ kept }}{% endraw %} {{ name }}", True),
+        ("Hi {{ name | title }}", False),
+        ("{% if name %}Hi{% endif %}", False),
+        ("Hi {{ name.upper() }}", False),
+        ("Hi {{ name ~ '!' }}", False),
+    ],
+)
+def test_which_templates_take_the_vectorised_path(source: str, plain: bool) -> None:
+    """Only literal text and bare {{ name }}s are rendered by concatenation."""
+    from campaignkit import templating
+
+    env = templating._environment()
+    assert (templating._plain_parts(env.parse(source)) is not None) is plain
