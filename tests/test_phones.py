@@ -1,0 +1,295 @@
+"""Phone normalisation: repairs, problem messages, and the fast path equal to phonenumbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaignkit import DataError, Problem
+from campaignkit._phones import (
+    PhoneResult,
+    _fast_resolve,
+    _resolve,
+    check_region,
+    normalise_phone,
+    normalise_phones,
+)
+
+REGIONS = ["US", "GB", "IN", "DE", "ES", "FR", "IT", "AU", "BR", "CN", "JP", "MX", "NG", "RU", "CA"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164", "repairs"),
+    [
+        ("+1 617-555-0101", None, "+16175550101", ()),
+        ("(617) 555-0101", "US", "+16175550101", ()),
+        ("617.555.0101", "US", "+16175550101", ()),
+        ("07400 123456", "GB", "+447400123456", ()),
+        ("+44 (0) 7400 123456", "US", "+447400123456", ()),
+        ("1.6175550101E+10", "US", "+16175550101", ("scientific-notation", "added-plus")),
+        ("4.47400123456e11", "US", "+447400123456", ("scientific-notation", "added-plus")),
+        ("16175550101.0", "US", "+16175550101", ("trailing-.0", "added-plus")),
+        ("+16175550101.0", None, "+16175550101", ("trailing-.0",)),
+        ("16175550101", "US", "+16175550101", ("added-plus",)),
+        ("16175550101", None, "+16175550101", ("added-plus",)),
+        ("447400123456", "US", "+447400123456", ("added-plus",)),
+        ("7400123456", "GB", "+447400123456", ("added-leading-zero",)),
+        ("6175550101", "US", "+16175550101", ()),
+        ("+44\u00a07400\u00a0123456", "US", "+447400123456", ("stripped-characters",)),
+        ("\u200b+1 617 555 0101\u200b", None, "+16175550101", ("stripped-characters",)),
+        ("+1 617\u2013555\u20130101", None, "+16175550101", ("stripped-characters",)),
+        ("'+16175550101", "US", "+16175550101", ("stripped-characters",)),
+        ("++44 7400 123456", "US", "+447400123456", ("stripped-characters",)),
+        ("٠٧٤٠٠١٢٣٤٥٦", "GB", "+447400123456", ("converted-digits",)),
+        (
+            " 16175550101.0\u00a0",
+            "US",
+            "+16175550101",
+            ("stripped-characters", "trailing-.0", "added-plus"),
+        ),
+    ],
+)
+def test_repairs_give_exact_e164(
+    raw: str, region: str | None, e164: str, repairs: tuple[str, ...]
+) -> None:
+    """Each spreadsheet repair yields the exact E.164 number and names itself."""
+    assert normalise_phone(raw, region) == PhoneResult(e164, repairs)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "message", "kind"),
+    [
+        ("0712 3456", "GB", '"0712 3456" is not a valid GB number', "invalid-phone"),
+        ("555-0199", "US", '"555-0199" is not a valid US number', "invalid-phone"),
+        ("+44 7400 12", "US", '"+44 7400 12" is not a valid GB number', "invalid-phone"),
+        ("", "US", "the phone number is empty", "missing-phone"),
+        (" \u00a0\u200b ", "US", "the phone number is empty", "missing-phone"),
+        (
+            "4.47401E+11",
+            "US",
+            '"4.47401E+11" lost digits in the sheet (it was shown in scientific notation): '
+            "format the phone column as Text and type the number again",
+            "invalid-phone",
+        ),
+        ("1.5E+0", "US", '"1.5E+0" is a decimal number, not a phone number', "invalid-phone"),
+        (
+            "0712 3456",
+            None,
+            '"0712 3456" has no country code: write it as +<country code><number> or pass '
+            'default_region=, e.g. default_region="US"',
+            "invalid-phone",
+        ),
+        (
+            "+999 1234567",
+            "US",
+            '"+999 1234567" does not start with a known country code',
+            "invalid-phone",
+        ),
+        (
+            "+1 617 555 0101 ext. 12",
+            None,
+            '"+1 617 555 0101 ext. 12" has an extension: a text message cannot reach an '
+            "extension, remove it",
+            "invalid-phone",
+        ),
+        (
+            "call me",
+            "US",
+            '"call me" contains letters: write the number in digits',
+            "invalid-phone",
+        ),
+        ("***", "US", '"***" is not a phone number', "invalid-phone"),
+    ],
+)
+def test_problem_messages(raw: str, region: str | None, message: str, kind: str) -> None:
+    """An unusable number gets an exact message, no E.164 and no repairs."""
+    assert normalise_phone(raw, region) == PhoneResult("", (), message, kind)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given_region", "expected"),
+    [("us", "US"), (" gb ", "GB"), (None, None)],
+)
+def test_check_region_normalises(given_region: str | None, expected: str | None) -> None:
+    """Region codes are accepted in any case and surrounding spaces."""
+    assert check_region(given_region) == expected
+
+
+@pytest.mark.parametrize(
+    ("given_region", "message"),
+    [
+        (
+            "UK",
+            "default_region='UK' is not a region code (the United Kingdom is \"GB\"): pass a "
+            'two-letter ISO 3166 code such as "US", "GB" or "IN"',
+        ),
+        (
+            "USA",
+            "default_region='USA' is not a region code: pass a two-letter ISO 3166 code such "
+            'as "US", "GB" or "IN"',
+        ),
+    ],
+)
+def test_check_region_refuses_unknown(given_region: str, message: str) -> None:
+    """An unknown region stops the load with the fix in the message."""
+    with pytest.raises(DataError) as caught:
+        check_region(given_region)
+    assert str(caught.value) == message
+
+
+def test_normalise_phones_series() -> None:
+    """The Series API keeps the index and names the row and column in each problem."""
+    phones = pd.Series(
+        ["(617) 555-0101", "", "16175550101.0", "bad"],
+        index=pd.Index([2, 3, 5, 6], name="row"),
+        name="Phone",
+    )
+    to, problems, repairs = normalise_phones(phones, "US")
+    assert to.tolist() == ["+16175550101", "", "+16175550101", ""]
+    assert str(to.dtype) == "str"
+    assert to.index.tolist() == [2, 3, 5, 6]
+    assert repairs.tolist() == [(), (), ("trailing-.0", "added-plus"), ()]
+    assert problems.tolist() == [
+        (),
+        (Problem(3, "Phone", "the phone number is empty", "missing-phone"),),
+        (),
+        (
+            Problem(
+                6, "Phone", '"bad" contains letters: write the number in digits', "invalid-phone"
+            ),
+        ),
+    ]
+
+
+def test_normalise_phones_empty_series() -> None:
+    """An empty column gives three empty Series."""
+    to, problems, repairs = normalise_phones(pd.Series([], dtype="str"), "US")
+    assert (to.tolist(), problems.tolist(), repairs.tolist()) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("keys", "region", "expected"),
+    [
+        (
+            ["+16175550101", "+447400123456", "+4915123456789"],
+            None,
+            {
+                "+16175550101": "+16175550101",
+                "+447400123456": "+447400123456",
+                "+4915123456789": "+4915123456789",
+            },
+        ),
+        (
+            ["6175550101", "16175550101"],
+            "US",
+            {"6175550101": "+16175550101", "16175550101": "+16175550101"},
+        ),
+        (
+            ["07400123456", "7400123456"],
+            "GB",
+            {"07400123456": "+447400123456", "7400123456": "+447400123456"},
+        ),
+        # Left to phonenumbers: an IDD prefix, a trunk 0 after +44, a region with leading digits.
+        (["00447400123456", "+4407400123456", "+79123456789"], "GB", {}),
+    ],
+)
+def test_fast_path_takes_common_forms(
+    keys: list[str], region: str | None, expected: dict[str, str]
+) -> None:
+    """The metadata fast path answers the everyday forms itself and leaves the rest."""
+    assert {k: r.e164 for k, r in _fast_resolve(keys, region).items()} == expected
+
+
+def _example_nsns() -> list[tuple[str, str, str]]:
+    out = []
+    for region in REGIONS:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                nsn = phonenumbers.national_significant_number(example)
+                out.append((str(example.country_code), meta.national_prefix or "", nsn))
+    return out
+
+
+EXAMPLES = _example_nsns()
+
+
+@st.composite
+def keys(draw: st.DrawFn) -> str:
+    """Digit strings near real numbers, in every form a sheet holds them."""
+    code, trunk, nsn = draw(st.sampled_from(EXAMPLES))
+    digits = list(nsn)
+    for _ in range(draw(st.integers(0, 2))):
+        digits[draw(st.integers(0, len(digits) - 1))] = draw(st.sampled_from("0123456789"))
+    tail = draw(st.sampled_from(["", "", "", "0", "12"]))
+    cut = draw(st.integers(0, 2))
+    national = "".join(digits)[: len(digits) - cut] + tail
+    form = draw(
+        st.sampled_from(
+            ["+{c}{n}", "{c}{n}", "{t}{n}", "{n}", "00{c}{n}", "011{c}{n}", "+{c}{t}{n}"]
+        )
+    )
+    return form.format(c=code, t=trunk, n=national)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    batch=st.lists(
+        st.one_of(keys(), st.from_regex(r"\+?[0-9]{2,16}", fullmatch=True)), min_size=1, max_size=40
+    ),
+    region=st.sampled_from([*REGIONS, None]),
+)
+def test_fast_path_equals_phonenumbers(batch: list[str], region: str | None) -> None:
+    """Whatever the fast path accepts, phonenumbers resolves identically (E.164 and repairs)."""
+    fast = _fast_resolve(batch, region)
+    assert fast == {key: _resolve(key, region) for key in fast}
+
+
+PHONE_TEXT = st.text(
+    alphabet=st.sampled_from([*"0123456789 +-.()/eE,x'", "\u00a0", "\u200b", "\u2013", "٣"]),
+    max_size=18,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    raws=st.lists(st.one_of(PHONE_TEXT, keys()), max_size=30),
+    region=st.sampled_from(["US", "GB", "DE", None]),
+)
+def test_vectorised_equals_per_value_reference(raws: list[str], region: str | None) -> None:
+    """normalise_phones (fast path, deduplicated) equals normalise_phone cell by cell."""
+    phones = pd.Series(raws, dtype="str", name="Phone", index=range(2, len(raws) + 2))
+    to, problems, repairs = normalise_phones(phones, region)
+    reference = [normalise_phone(raw, region) for raw in raws]
+    assert to.tolist() == [r.e164 for r in reference]
+    assert repairs.tolist() == [r.repairs for r in reference]
+    assert [tuple(p.message for p in found) for found in problems] == [
+        (r.problem,) if r.problem else () for r in reference
+    ]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(region=st.sampled_from(REGIONS), data=st.data())
+def test_clean_formatted_numbers_equal_phonenumbers_on_the_raw_text(
+    region: str, data: st.DataObject
+) -> None:
+    """Typed numbers with ordinary separators get phonenumbers' own result on the raw text."""
+    code, _, nsn = data.draw(st.sampled_from([e for e in EXAMPLES]))
+    separators = data.draw(
+        st.lists(st.sampled_from(["", "", " ", "-", "."]), min_size=len(nsn), max_size=len(nsn))
+    )
+    raw = (
+        "+" + code + " " + "".join(d + s for d, s in zip(nsn, separators, strict=True)).strip(" -.")
+    )
+    number = phonenumbers.parse(raw, region)
+    expected = (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if phonenumbers.is_valid_number(number)
+        else ""
+    )
+    to, _, _ = normalise_phones(pd.Series([raw], dtype="str"), region)
+    assert to.tolist() == [expected]
