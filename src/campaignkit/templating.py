@@ -168,6 +168,8 @@ def render(
     out["media"] = _media_column(message, pieces, failed, out.index)
     out["template"] = _template_column(message, pieces, failed, out.index)
     out["problems"] = _extend_problems(out, found)
+    # The send journal refuses the same campaign with another message (CampaignChanged).
+    out.attrs["message"] = message
     return out
 
 
