@@ -5,12 +5,13 @@ from __future__ import annotations
 import campaignkit
 
 PUBLIC = [
-    "AuthFailed", "Bird", "CampaignChanged", "CampaignError", "CampaignPaused", "ChannelError",
-    "ColumnError", "ContactSaving", "DataError", "Faults", "Journal", "JournalLocked",
-    "LimitExceeded", "LoadSummary", "LookupInconclusive", "Media", "Message", "Preview",
-    "Problem", "ResultsSummary", "Sandbox", "SandboxCredentials", "SendError", "Sociocs",
-    "Template", "TemplateError", "TextUs", "load_recipients", "preview", "problems_table",
-    "render", "save_results", "send", "send_async", "summary",
+    "AuthFailed", "Bird", "Budget", "CampaignChanged", "CampaignError", "CampaignPaused",
+    "ChannelError", "ColumnError", "ContactSaving", "DataError", "Faults", "FrequencyCap",
+    "Guardrails", "Journal", "JournalLocked", "LimitExceeded", "LoadSummary",
+    "LookupInconclusive", "Media", "Message", "Preview", "Problem", "QuietHours",
+    "ResultsSummary", "Sandbox", "SandboxCredentials", "SendError", "SendPlan", "Sociocs",
+    "Suppression", "Template", "TemplateError", "TextUs", "load_recipients", "plan", "preview",
+    "problems_table", "render", "save_results", "send", "send_async", "summary",
 ]
 
 

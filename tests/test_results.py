@@ -104,7 +104,8 @@ def test_summary_counts_statuses_and_shows_the_way_to_resolve():
     frame.loc[3, "status"] = "unknown"
     summary = results_summary(frame)
     assert summary.counts == {"sent": 1, "dry-run": 0, "failed": 0, "skipped": 0,
-                              "unknown": 1, "waiting": 0}
+                              "unknown": 1, "waiting": 0, "suppressed": 0, "deferred": 0,
+                              "capped": 0}
     assert summary.top_errors == (("-1+1", 1),)
     assert repr(summary) == (
         "<ResultsSummary spring (live): 1 sent, 1 unknown; 1 row is unknown (the provider may "

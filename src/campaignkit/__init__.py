@@ -19,6 +19,7 @@ from ._errors import (
     TemplateError,
 )
 from .channels import Bird, ContactSaving, Sociocs, TextUs
+from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, SendPlan, Suppression, plan
 from .journal import Journal
 from .message import Media, Message, Template
 from .preview import Preview, preview
@@ -33,6 +34,7 @@ from .templating import render
 __all__ = [
     "AuthFailed",
     "Bird",
+    "Budget",
     "CampaignChanged",
     "CampaignError",
     "CampaignPaused",
@@ -41,6 +43,8 @@ __all__ = [
     "ContactSaving",
     "DataError",
     "Faults",
+    "FrequencyCap",
+    "Guardrails",
     "Journal",
     "JournalLocked",
     "LimitExceeded",
@@ -50,15 +54,19 @@ __all__ = [
     "Message",
     "Preview",
     "Problem",
+    "QuietHours",
     "ResultsSummary",
     "Sandbox",
     "SandboxCredentials",
     "SendError",
+    "SendPlan",
     "Sociocs",
+    "Suppression",
     "Template",
     "TemplateError",
     "TextUs",
     "load_recipients",
+    "plan",
     "preview",
     "problems_table",
     "render",

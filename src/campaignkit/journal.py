@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS rows (
     key         TEXT NOT NULL,
     row         TEXT,                 -- the sheet row label when last sent (for the reader)
     digest      TEXT NOT NULL,        -- sha256 of the rendered content (to, text, media, template)
+    "to"        TEXT,                 -- the E.164 number (frequency caps across campaigns)
     status      TEXT NOT NULL,
     retry       INTEGER NOT NULL DEFAULT 0,
     attempts    INTEGER NOT NULL DEFAULT 0,
@@ -318,19 +319,26 @@ class Journal:
             }
 
     def mark_pending(
-        self, campaign: str, mode: Mode, items: Sequence[tuple[str, str, str]], attempts: int
+        self, campaign: str, mode: Mode, items: Sequence[tuple[str, str, str]], attempts: int,
+        *, recipients: Sequence[str | None] | None = None,
     ) -> None:
-        """Commit the intent for ``items`` = (key, row label, digest) before the request leaves."""
+        """Commit the intent for ``items`` = (key, row label, digest) before the request leaves.
+
+        ``recipients`` are the items' E.164 numbers, kept for frequency caps across campaigns.
+        """
         now = _utcnow()
+        numbers = list(recipients) if recipients is not None else [None] * len(items)
         with self._write() as db:
             db.executemany(
-                "INSERT INTO rows (campaign, mode, key, row, digest, status, retry, attempts, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+                'INSERT INTO rows (campaign, mode, key, row, digest, "to", status, retry, '
+                "attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
                 "ON CONFLICT (campaign, mode, key) DO UPDATE SET row = excluded.row, "
-                "digest = excluded.digest, status = 'pending', retry = 0, "
-                "attempts = excluded.attempts, http_status = NULL, message_id = NULL, "
-                "job_id = NULL, error = NULL, sent_at = NULL, updated_at = excluded.updated_at",
-                [(campaign, mode, k, r, d, attempts, now) for k, r, d in items],
+                'digest = excluded.digest, "to" = excluded."to", status = \'pending\', '
+                "retry = 0, attempts = excluded.attempts, http_status = NULL, "
+                "message_id = NULL, job_id = NULL, error = NULL, sent_at = NULL, "
+                "updated_at = excluded.updated_at",
+                [(campaign, mode, k, r, d, number, attempts, now)
+                 for (k, r, d), number in zip(items, numbers, strict=True)],
             )
 
     def mark_outcome(

@@ -36,7 +36,8 @@ __all__ = ["ResultsSummary", "neutralise", "results_summary", "save_results"]
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
-_STATUS_ORDER = ("sent", "dry-run", "failed", "skipped", "unknown", "waiting")
+_STATUS_ORDER = ("sent", "dry-run", "failed", "skipped", "unknown", "waiting", "suppressed",
+                 "deferred", "capped")
 #: Excel's limit for one cell; longer text is cut (openpyxl would write a file Excel rejects)
 EXCEL_CELL_LIMIT = 32_767
 

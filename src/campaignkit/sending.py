@@ -13,6 +13,9 @@ Every row ends in exactly one ``status`` of the results frame:
              ``Journal(path).resolve(campaign, keys, "sent" | "resend")``
 ``waiting``  not sent yet: after ``limit``, a ``stop``, a pause, a halt or an interrupt;
              running the same campaign again sends it
+``suppressed`` / ``deferred`` / ``capped``
+             held back by `Guardrails` (opt-out list, quiet hours with ``sendable_at``,
+             frequency cap): 0 requests; a later run sends deferred and capped rows
 
 Retries follow reliability.md §3: what was certainly not processed (connect errors, pool
 timeouts, 429) is retried with stamina's capped, jittered backoff; what may have been
@@ -46,6 +49,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import httpx
+import numpy as np
 import pandas as pd
 import stamina
 from pydantic import BaseModel
@@ -62,6 +66,7 @@ from ._errors import (
 from ._loop import run_blocking
 from ._pacer import Pacer
 from .channels._base import Channel, LookupInconclusive, Receipt
+from .guardrails import Guardrails
 from .journal import Journal, Mode, Record, default_journal_path
 from .message import Message
 from .problems import Problem
@@ -78,7 +83,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=30.0)
-STATUSES = ("dry-run", "sent", "failed", "skipped", "unknown", "waiting")
+STATUSES = ("dry-run", "sent", "failed", "skipped", "unknown", "waiting", "suppressed",
+            "deferred", "capped")
 #: the columns `send` adds to the frame, in order
 RESULT_COLUMNS = (
     "key", "status", "error", "message_id", "job_id", "http_status", "attempts", "sent_at",
@@ -382,7 +388,10 @@ class _Run:
         if self.stopping():
             raise _Stopped
         item.attempts += 1
-        self.journal.mark_pending(self.campaign, self.mode, item.entries(), item.attempts)
+        recipients = [str(self.columns["to"][p]) if "to" in self.columns else None
+                      for p in item.positions]
+        self.journal.mark_pending(self.campaign, self.mode, item.entries(), item.attempts,
+                                  recipients=recipients)
         for k in item.keys:
             self.inflight[k] = item
         try:
@@ -634,6 +643,8 @@ async def send_async(
     bulk: bool = False,
     bulk_size: int = 100,
     message: Message | None = None,
+    guardrails: Guardrails | None = None,
+    now: datetime | None = None,
     stop: StopFlag | None = None,
     progress: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -679,6 +690,15 @@ async def send_async(
     for i, label in enumerate(labels):
         if label in key_problems:
             found[i] = (key_problems[label],)
+    # Guardrails decide on the data and the journal, before any request (0 requests for
+    # suppressed, deferred and capped rows); plan() calls the same function.
+    verdict = None if guardrails is None else guardrails.apply(frame, journal=jr, now=now)
+    if verdict is not None:
+        for i, label in enumerate(labels):
+            if label in verdict.problems and i not in found:
+                found[i] = verdict.problems[label]
+    guarded = (verdict.status.notna().to_numpy() if verdict is not None
+               else np.zeros(n, dtype=bool))
     skipped = {i: "; ".join(str(p) for p in ps) for i, ps in found.items()}
 
     msg = _message_of(frame, message)
@@ -695,7 +715,7 @@ async def send_async(
         todo: list[_Item] = []
         changed: list[str] = []
         for i in range(n):
-            if i in skipped:
+            if i in skipped or guarded[i]:
                 continue
             record = records.get(keys[i])
             if record is not None and record.digest != digests[i]:
@@ -722,6 +742,10 @@ async def send_async(
         if limit is not None:
             fresh = [it for it in todo if not it.in_doubt][:limit]
             todo = [it for it in todo if it.in_doubt] + fresh
+        if guardrails is not None:
+            requested = np.zeros(n, dtype=bool)
+            requested[[p for it in todo for p in it.positions]] = True
+            guardrails.check_budget(frame, requested)  # LimitExceeded: nothing was sent
 
         resume_at = state.get("resume_at")
         if state.get("state") == "paused" and resume_at:
@@ -777,6 +801,8 @@ async def send_async(
         else:
             jr.set_state(campaign, mode, "done")
         results = _results(frame, keys, skipped, jr.records(campaign, mode), attrs)
+        if verdict is not None:
+            results = verdict.annotate(results)
         unknown = results.loc[results["status"] == "unknown", "key"].tolist()
         if unknown:
             logger.warning("%s", jr.resolve_hint(campaign, unknown))
@@ -844,6 +870,8 @@ def send(
     bulk: bool = False,
     bulk_size: int = 100,
     message: Message | None = None,
+    guardrails: Guardrails | None = None,
+    now: datetime | None = None,
     stop: StopFlag | None = None,
     progress: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -886,6 +914,9 @@ def send(
     message:
         The `Message` rendered into ``frame`` (default ``frame.attrs["message"]``): the
         journal refuses the same campaign with another message (`CampaignChanged`).
+    guardrails:
+        `Guardrails` (suppression, quiet hours, budget, frequency cap), decided before
+        the first request exactly as `plan` does; ``now`` fixes the clock they use.
     stop:
         A `threading.Event` or `asyncio.Event`: once set, no new request starts; requests in
         flight finish; the remaining rows are ``waiting``.
@@ -912,16 +943,17 @@ def send(
         The provider answered 401/403: halted after the first; ``.results`` holds the frame.
     CampaignPaused
         A ``Retry-After`` above ``retry_after_cap``; ``.results`` holds the frame.
-    CampaignChanged, JournalLocked
-        Before anything is sent.
+    CampaignChanged, JournalLocked, LimitExceeded
+        Before anything is sent (LimitExceeded: a `Guardrails` budget).
     SendError
         A TLS or configuration error halted the campaign; ``.results`` holds the frame.
     """
     return run_blocking(lambda: send_async(
         frame, channel, campaign=campaign, live=live, limit=limit, rate=rate,
         concurrency=concurrency, journal=journal, key=key, bulk=bulk, bulk_size=bulk_size,
-        message=message, stop=stop, progress=progress, transport=transport,
-        max_attempts=max_attempts, retry_after_cap=retry_after_cap, timeout=timeout,
+        message=message, guardrails=guardrails, now=now, stop=stop, progress=progress,
+        transport=transport, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
+        timeout=timeout,
     ))
 
 

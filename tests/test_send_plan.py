@@ -1,0 +1,289 @@
+"""The send plan: what a send will do, counted before anything is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import stamina
+
+from campaignkit import LimitExceeded
+from campaignkit._pacer import Pacer
+from campaignkit.channels.bird import Bird
+from campaignkit.channels.sociocs import Sociocs
+from campaignkit.channels.textus import TextUs
+from campaignkit.guardrails import (
+    Budget,
+    FrequencyCap,
+    Guardrails,
+    QuietHours,
+    Suppression,
+    plan,
+    provider_validity,
+)
+from campaignkit.recipients import load_recipients
+from campaignkit.sandbox import Sandbox
+from campaignkit.sending import send
+from campaignkit.templating import render
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+# 09:30 in New York, 08:30 in Chicago, 06:30 in Seattle and San Francisco (quiet), 13:30 in
+# London, 14:30 in Madrid and Berlin, 19:00 in India.
+MONDAY = datetime(2026, 3, 9, 13, 30, tzinfo=UTC)
+# The sample's opt-outs as people type them: rows 2, 11 and 21 of the sheet.
+OPT_OUTS = ["617-555-0101", "+44 (7400) 123402", "1 (617) 555 0166"]
+WORKSPACE = "a1405560-c8d3-4b1a-877d-3f449ad95352"
+BIRD_CHANNEL = "16e1df9e-c6ac-406b-b1ce-13f34d0dea08"
+
+
+@pytest.fixture(autouse=True)
+def _stamina_testing() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=5, cap=True):
+        yield
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    """The sample campaign rendered: 64 recipients, default_region US."""
+    recipients = load_recipients(SAMPLE / "recipients.xlsx", default_region="US")
+    return render(recipients, (SAMPLE / "message.txt").read_text(encoding="utf-8").strip())
+
+
+def sociocs() -> Sociocs:
+    return Sociocs("kid:secret", "twlo_16175550100", "twlo")
+
+
+class FakeClock:
+    """Monotonic time that moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+def fast() -> Pacer:
+    clock = FakeClock()
+    return Pacer(1000.0, clock=clock, sleep=clock.sleep)
+
+
+def rows(numbers: list[str], segments: list[int] | None = None) -> pd.DataFrame:
+    n = len(numbers)
+    return pd.DataFrame(
+        {"to": numbers, "text": ["Hi"] * n, "media": [()] * n, "template": [None] * n,
+         "segments": segments or [1] * n, "problems": [()] * n},
+        index=pd.Index(range(2, 2 + n), name="row"),
+    )
+
+
+GUARDS = {
+    "suppression": Suppression.of(OPT_OUTS, default_region="US"),
+    "quiet_hours": QuietHours(),
+    "budget": Budget(price_per_segment="0.0079"),
+}
+
+
+# -- the sample campaign ----------------------------------------------------------------------
+
+
+def test_the_sample_campaigns_plan_counts_every_row_once(sample) -> None:
+    """64 rows: 47 sent now, 3 suppressed, 8 deferred (US west coast at 06:30), 6 skipped."""
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, **GUARDS)
+    assert p.counts == {"send": 47, "suppressed": 3, "deferred": 8, "capped": 0,
+                        "skipped": 6, "waiting": 0}
+    assert (p.segments, p.cost, p.recipients) == (58, Decimal("0.4582"), 47)
+    assert p.frame["plan"].loc[[2, 11, 21]].tolist() == ["suppressed"] * 3
+    assert p.frame.index.equals(sample.index)
+    assert p.frame.dtypes.astype(str).to_dict() == {
+        "to": "str", "plan": "str", "reason": "str", "sendable_at": "datetime64[us, UTC]",
+        "segments": "int64",
+    }
+
+
+def test_the_confirmation_text_says_what_will_happen_in_one_sentence(sample) -> None:
+    """Messages, segments, cost, recipients, what is held back and how long it takes."""
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, **GUARDS)
+    assert p.confirmation_text() == (
+        "Send 47 messages (58 segments, about $0.46) to 47 recipients; 3 suppressed, "
+        "8 deferred until 08:00 local, 6 skipped (problems); finishes in about 10 s at 5/s"
+    )
+    assert repr(p) == (
+        "<SendPlan send 47, suppressed 3, deferred 8, capped 0, skipped 6, waiting 0: "
+        "58 segments, about $0.46, about 10 s at 5/s>"
+    )
+
+
+def test_deferred_rows_carry_the_utc_time_they_become_sendable(sample) -> None:
+    """The west-coast rows wait for 08:00 PDT = 15:00 UTC."""
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, **GUARDS)
+    deferred = p.frame[p.frame["plan"] == "deferred"]
+    assert deferred.index.tolist() == [9, 12, 28, 34, 43, 48, 55, 57]
+    assert deferred["sendable_at"].astype(str).unique().tolist() == ["2026-03-09 15:00:00+00:00"]
+
+
+def test_a_limit_leaves_the_rest_waiting(sample) -> None:
+    """limit=10 sends the first 10 sendable rows; the other 37 wait for the next run."""
+    p = plan(sample, sociocs(), rate=5, limit=10, now=MONDAY, **GUARDS)
+    assert (p.counts["send"], p.counts["waiting"]) == (10, 37)
+    assert p.confirmation_text().endswith(
+        "6 skipped (problems), 37 waiting (limit=10); finishes in about 2 s at 5/s")
+
+
+def test_an_over_budget_plan_is_refused_with_the_budgets_message(sample) -> None:
+    """The plan shows the refusal `send` would raise, instead of a send sentence."""
+    budget = Budget(max_total_segments=50, price_per_segment="0.0079")
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, suppression=GUARDS["suppression"],
+             quiet_hours=QuietHours(), budget=budget)
+    message = ("the campaign needs 58 segments, 8 over max_total_segments=50; raise the limit "
+               "or send fewer rows (limit=40 fits)")
+    assert p.refused == message
+    assert p.confirmation_text() == (
+        f"Refused: {message}; 3 suppressed, 8 deferred until 08:00 local, 6 skipped (problems)")
+    with pytest.raises(LimitExceeded, match=r"^the campaign needs 58 segments, 8 over"):
+        Guardrails(suppression=GUARDS["suppression"], quiet_hours=QuietHours(),
+                   budget=budget).check_budget(
+            sample, p.frame["plan"].eq("send").tolist())
+
+
+# -- warnings ---------------------------------------------------------------------------------
+
+
+def test_a_queue_that_runs_past_the_window_is_warned_about() -> None:
+    """At 20:59:57 in New York and 1/s, the 4th message would leave at 21:00:00: warned."""
+    now = datetime(2026, 6, 2, 0, 59, 57, tzinfo=UTC)
+    p = plan(rows(["+12125550110", "+12125550111", "+12125550112", "+12125550113"]),
+             sociocs(), rate=1, quiet_hours=QuietHours(), now=now)
+    assert p.counts["send"] == 4
+    assert p.warnings == (
+        "the queue takes about 4 s at 1/s and would send 1 message after 08:00-21:00 local "
+        "ends (first: row 5, window ends 2026-06-02 01:00 UTC): send fewer rows (limit=3) or "
+        "raise the rate",
+    )
+    assert p.confirmation_text().splitlines()[1] == f"Warning: {p.warnings[0]}"
+
+
+def test_a_slow_sender_throughput_stretches_the_queue() -> None:
+    """At 1 segment/s, 3 messages of 2 segments take 6 s however fast they are submitted."""
+    now = datetime(2026, 6, 2, 0, 59, 56, tzinfo=UTC)  # 20:59:56 in New York: the 3rd at 21:00
+    p = plan(rows(["+12125550110", "+12125550111", "+12125550112"], [2, 2, 2]), sociocs(),
+             rate=100, throughput=1, quiet_hours=QuietHours(), now=now)
+    assert (p.seconds, len(p.warnings)) == (6.0, 1)
+    assert p.warnings[0].startswith(
+        "the queue takes about 6 s at 100/s and would send 1 message after 08:00-21:00 local "
+        "ends (first: row 4,")
+
+
+@pytest.mark.parametrize(
+    ("channel", "rate", "warning"),
+    [
+        (Bird(WORKSPACE, BIRD_CHANNEL, "key"), 2e-5,
+         "the queue takes about 41 h 40 min, longer than Bird's validity of 36 h (129,600 s): "
+         "messages still queued then expire unsent; send fewer rows (limit=) or raise the rate"),
+        (Bird(WORKSPACE, BIRD_CHANNEL, "key", validity=600), 0.004,
+         "the queue takes about 13 min, longer than Bird's validity of 10 min (600 s): "
+         "messages still queued then expire unsent; send fewer rows (limit=) or raise the rate"),
+        (sociocs(), 5e-5,
+         "the queue takes about 16 h 40 min, longer than Twilio's default validity period of "
+         "10 h (36,000 s): messages still queued then expire unsent; send fewer rows (limit=) "
+         "or raise the rate"),
+        (sociocs(), 1e-4, None),
+        (TextUs("acme", "token", "sms"), 1e-6, None),
+    ],
+)
+def test_a_queue_longer_than_the_providers_validity_is_warned_about(channel, rate, warning) -> None:
+    """Bird's validity (default 36 h) and Twilio's 10 h default are compared with the drain time."""
+    p = plan(rows(["+12125550110", "+12125550111", "+12125550112"]), channel, rate=rate,
+             now=datetime(2026, 6, 1, 14, tzinfo=UTC))
+    assert p.warnings == (() if warning is None else (warning,))
+
+
+def test_provider_validity_follows_providers_md() -> None:
+    """Bird 129,600 s unless set, Sociocs over Twilio 36,000 s, Gupshup and TextUs unknown."""
+    assert [provider_validity(c) for c in (
+        Bird(WORKSPACE, BIRD_CHANNEL, "key"), sociocs(),
+        Sociocs("kid:secret", "gswa_1", "gswa"), TextUs("acme", "token", "sms"),
+    )] == [(129_600, "Bird's validity"), (36_000, "Twilio's default validity period"),
+           None, None]
+
+
+def test_the_html_view_is_escaped() -> None:
+    """Text in the notebook view is HTML-escaped."""
+    p = plan(rows(["+12125550110"]), sociocs(), rate=1,
+             budget=Budget(price_per_segment=1, currency="<b>"),
+             now=datetime(2026, 6, 1, 14, tzinfo=UTC))
+    view = p._repr_html_()
+    assert "&lt;b&gt;1.00" in view
+    assert "<b>" not in view
+
+
+# -- plan and send agree (the engine integration) ---------------------------------------------
+
+
+def _send(frame: pd.DataFrame, channel: Sociocs, sandbox: Sandbox, tmp_path: Path,
+          **options: object) -> pd.DataFrame:
+    return send(frame, channel, campaign="clinic", live=True, transport=sandbox.transport(),
+                journal=tmp_path / "clinic.journal.db", progress=False, rate=fast(), **options)
+
+
+def test_suppressed_numbers_get_0_requests_with_the_verdict_mask(sample, tmp_path) -> None:
+    """Sending only the rows without a guardrail status: the sandbox records no opt-out."""
+    guard = Guardrails(**GUARDS)
+    verdict = guard.apply(sample, channel=sociocs(), now=MONDAY)
+    sandbox = Sandbox(seed=1)
+    unguarded = verdict.with_problems(sample).loc[verdict.status.isna()]
+    sent = _send(unguarded, sociocs(), sandbox, tmp_path)
+    results = verdict.annotate(
+        sent.reindex(sample.index).assign(status=lambda f: f["status"].fillna("waiting")))
+    received = sandbox.accepted()["to"].tolist()
+    assert len(received) == 47
+    assert {"+16175550101", "+447400123402", "+16175550166"} & set(received) == set()
+    assert results["status"].value_counts().to_dict() == {
+        "sent": 47, "deferred": 8, "skipped": 6, "suppressed": 3}
+
+
+def test_suppressed_numbers_in_mixed_formats_get_0_requests_counted_by_the_sandbox(
+    sample, tmp_path
+) -> None:
+    """send(guardrails=...) makes 0 requests for suppressed rows and reports them suppressed."""
+    sandbox = Sandbox(seed=1)
+    results = _send(sample, sociocs(), sandbox, tmp_path, guardrails=Guardrails(**GUARDS),
+                    now=MONDAY)
+    received = set(sandbox.accepted()["to"].tolist())
+    assert {"+16175550101", "+447400123402", "+16175550166"} & received == set()
+    assert results.loc[[2, 11, 21], "status"].tolist() == ["suppressed"] * 3
+
+
+def test_the_send_plans_counts_equal_what_send_then_does(sample, tmp_path) -> None:
+    """Every plan status count equals the matching result status count, and the requests made."""
+    guard = Guardrails(**GUARDS, frequency_cap=FrequencyCap(1, timedelta(days=1)))
+    p = guard.plan(sample, sociocs(), rate=5, limit=40, now=MONDAY)
+    sandbox = Sandbox(seed=1)
+    results = _send(sample, sociocs(), sandbox, tmp_path, limit=40, guardrails=guard, now=MONDAY)
+    done = results["status"].value_counts().to_dict()
+    assert {
+        "send": done.get("sent", 0), "suppressed": done.get("suppressed", 0),
+        "deferred": done.get("deferred", 0), "capped": done.get("capped", 0),
+        "skipped": done.get("skipped", 0), "waiting": done.get("waiting", 0),
+    } == p.counts
+    assert len(sandbox.accepted()) == p.counts["send"]
+
+
+def test_the_frequency_cap_sees_an_id_keyed_campaign_in_the_same_journal(sample, tmp_path) -> None:
+    """A campaign keyed by "Patient ID" still counts per number for the next campaign's cap."""
+    first = sample.loc[[3, 4]]
+    _send(first, sociocs(), Sandbox(seed=1), tmp_path)  # keyed by Patient ID, live
+    journal = tmp_path / "clinic.journal.db"
+    cap = Guardrails(frequency_cap=FrequencyCap(1, timedelta(days=1)))
+    verdict = cap.apply(sample.loc[[3, 4, 5]], journal=journal,
+                        now=datetime.now(UTC) + timedelta(minutes=1))
+    assert verdict.status.tolist() == ["capped", "capped", None]
