@@ -65,10 +65,15 @@ def _report_render(rendered: pd.DataFrame) -> None:
 def _report_results(results: pd.DataFrame, path: Path, live: bool) -> int:
     _say(f"results: {results_summary(results)!r}")
     _say(f"results written to {path}")
+    status = results["status"]
     if not live:
         _say("not done: this was a dry run through the sandbox; nothing was sent to a provider.")
         _say("          send for real with: campaignkit send CAMPAIGN.toml --live")
-    bad = results["status"].isin(_BAD_STATUSES)
+    waiting = int((status == "waiting").sum())
+    if waiting:
+        _say(f"not done: {waiting} rows are waiting; run the same command again to send them "
+             "(rows already sent are never sent twice)")
+    bad = status.isin(_BAD_STATUSES)
     return 1 if bad.any() else 0
 
 
