@@ -25,18 +25,13 @@ from .preview import preview
 from .problems import problems_table
 from .recipients import load_recipients, load_summary
 from .results import results_summary, save_results
+from .samples import sample_path
 from .sending import send
 from .templating import render
 
 __all__ = ["main"]
 
 _BAD_STATUSES = ("failed", "unknown")
-
-
-def _sample_dir() -> Path:
-    """The sample data: packaged in a wheel, or the checkout's sample_data/."""
-    packaged = Path(__file__).parent / "sample_data"
-    return packaged if packaged.is_dir() else Path(__file__).parents[2] / "sample_data"
 
 
 def _say(text: str = "") -> None:
@@ -113,10 +108,9 @@ def _run(
 
 
 def _demo(args: argparse.Namespace) -> int:
-    samples = _sample_dir()
     _say("campaignkit demo: the sample clinic campaign, end to end, against the embedded sandbox")
-    recipients = load_recipients(samples / "recipients.xlsx", default_region="US")
-    message = Message(text=(samples / "message.txt").read_text(encoding="utf-8"))
+    recipients = load_recipients(sample_path("recipients.xlsx"), default_region="US")
+    message = Message(text=sample_path("message.txt").read_text(encoding="utf-8"))
     # Demo credentials: the embedded sandbox accepts any well-formed key; nothing leaves.
     channel = Sociocs("demo:sandbox-key", "twlo_16175550100", provider="twlo")
     out = Path(args.out)
@@ -136,9 +130,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     target = Path(args.directory)
-    samples = _sample_dir()
-    files = {"campaign.toml": samples / "campaign.toml", "recipients.csv": samples / "recipients.csv",
-             "message.txt": samples / "message.txt"}
+    files = {name: sample_path(name) for name in ("campaign.toml", "recipients.csv",
+                                                  "message.txt")}
     existing = [name for name in files if (target / name).exists()]
     if existing:
         raise CampaignError(
