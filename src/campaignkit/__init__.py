@@ -30,6 +30,7 @@ from .sandbox import Faults, Sandbox, SandboxCredentials
 from .sending import send, send_async
 from .summaries import summary
 from .templating import render
+from .widgets import Composer
 
 __all__ = [
     "AuthFailed",
@@ -40,6 +41,7 @@ __all__ = [
     "CampaignPaused",
     "ChannelError",
     "ColumnError",
+    "Composer",
     "ContactSaving",
     "DataError",
     "Faults",
