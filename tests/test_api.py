@@ -6,7 +6,8 @@ import campaignkit
 
 PUBLIC = [
     "AuthFailed", "Bird", "Budget", "CampaignChanged", "CampaignError", "CampaignPaused",
-    "ChannelError", "ColumnError", "Composer", "ContactSaving", "DataError", "Faults", "FrequencyCap",
+    "ChannelError", "ColumnError", "Composer", "ContactSaving", "DataError", "Faults",
+    "FrequencyCap",
     "Guardrails", "Journal", "JournalLocked", "LimitExceeded", "LoadSummary",
     "LookupInconclusive", "Media", "Message", "Preview", "Problem", "QuietHours",
     "ResultsSummary", "Sandbox", "SandboxCredentials", "SendError", "SendPlan", "Sociocs",

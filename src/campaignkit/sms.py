@@ -20,7 +20,7 @@ is sent).
 SmsInfo(encoding='UCS-2', segments=1, characters=24, ucs2_characters=('ë',), suggestion=None)
 >>> analyse("It’s on")
 SmsInfo(encoding='UCS-2', segments=1, characters=7, ucs2_characters=('’',), suggestion="It's on")
-"""  # noqa: RUF002 (deliberate look-alikes)
+"""
 
 from __future__ import annotations
 
@@ -275,7 +275,7 @@ def suggest_gsm(text: str) -> str | None:
     'Fees: 1/2 price - "today"...'
     >>> suggest_gsm("Zoë’s") is None
     True
-    """  # noqa: RUF002 (deliberate look-alikes)
+    """
     if _GSM_ALL.issuperset(text):
         return None
     candidate = unicodedata.normalize("NFC", text).translate(_LOOK_ALIKE_TABLE)

@@ -333,7 +333,8 @@ class Bird(Channel):
         """The create-message request for one row, with ``reference`` = ``key``."""
         template = row_template(row)
         wire = _MessageWire(
-            receiver=_Receiver(contacts=[_Contact(identifierValue=row_to(row, self.label))]),
+            receiver=_Receiver(contacts=[_Contact(
+                identifierKey="phonenumber", identifierValue=row_to(row, self.label))]),
             body=None if template is not None else _body(row_text(row), row_media(row)),
             template=None if template is None else _template(template),
             reference=key,
