@@ -287,3 +287,20 @@ def test_the_frequency_cap_sees_an_id_keyed_campaign_in_the_same_journal(sample,
     verdict = cap.apply(sample.loc[[3, 4, 5]], journal=journal,
                         now=datetime.now(UTC) + timedelta(minutes=1))
     assert verdict.status.tolist() == ["capped", "capped", None]
+
+
+def test_an_over_budget_campaign_sends_0_requests_and_says_which_limit_and_by_how_much(
+    sample, tmp_path
+) -> None:
+    """send(guardrails=) with a budget the campaign breaks: LimitExceeded, the sandbox saw 0."""
+    sandbox = Sandbox(seed=1)
+    guard = Guardrails(suppression=GUARDS["suppression"], quiet_hours=QuietHours(),
+                       budget=Budget(max_total_segments=50, price_per_segment="0.0079"))
+    with pytest.raises(LimitExceeded) as caught:
+        _send(sample, sociocs(), sandbox, tmp_path, guardrails=guard, now=MONDAY)
+    assert str(caught.value) == (
+        "the campaign needs 58 segments, 8 over max_total_segments=50; raise the limit "
+        "or send fewer rows (limit=40 fits)")
+    assert len(sandbox.accepted()) == 0
+    fits = _send(sample, sociocs(), sandbox, tmp_path, guardrails=guard, now=MONDAY, limit=40)
+    assert (fits["status"] == "sent").sum() == len(sandbox.accepted()) == 40
