@@ -439,7 +439,8 @@ TEXTUS_TO = "to must be an E.164 number or a non-empty list of them"
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"to": "+13035551234"}, "one of body, template or saved_reply is required"),
+        ({"to": "+13035551234"},
+         "one of body, template, saved_reply or an attachment is required"),
         ({"to": "3035551234", "body": "x"}, TEXTUS_TO),
         ({"to": [], "body": "x"}, TEXTUS_TO),
         ({"to": "+13035551234", "body": "x", "channel": "fax"},

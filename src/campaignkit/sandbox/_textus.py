@@ -50,8 +50,10 @@ def _problem(body: dict[str, Any]) -> str | None:
         return "body must be a string"
     template = body.get("template")
     saved_reply = body.get("saved_reply")
-    if not text and template is None and saved_reply is None:
-        return "one of body, template or saved_reply is required"
+    # An attachment alone is a picture message (MMS); seed 003 is silent, so it is allowed,
+    # as campaignkit's TextUs channel sends it.
+    if not text and template is None and saved_reply is None and not body.get("attachments"):
+        return "one of body, template, saved_reply or an attachment is required"
     if saved_reply is not None and not (
         isinstance(saved_reply, str) and _SAVED_REPLY.match(saved_reply)
     ):
