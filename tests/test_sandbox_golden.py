@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+
 import test_channels_bird as bird_cases
 import test_channels_sociocs as sociocs_cases
 import test_channels_textus as textus_cases
-
 from campaignkit.channels import Bird, Channel, Sociocs, TextUs
 from campaignkit.sandbox import Sandbox, serve
 
