@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import stamina
 
+from _support import Counting, FakeClock
 from campaignkit import AuthFailed
 from campaignkit._pacer import Pacer
 from campaignkit.channels._base import Channel
@@ -37,32 +38,6 @@ CREDENTIALS = {
     "textus": lambda good: SandboxCredentials(textus_tokens=[good]),
     "bird": lambda good: SandboxCredentials(bird_access_keys=[good]),
 }
-
-
-class Counting(httpx.AsyncBaseTransport):
-    """Delegates to the sandbox and counts what it was asked (POST = send, GET = lookup)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.methods: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.methods.append(request.method)
-        return await self.inner.handle_async_request(request)
-
-
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 async def _no_sleep(seconds: float) -> None:

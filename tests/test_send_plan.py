@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,8 +11,8 @@ import pandas as pd
 import pytest
 import stamina
 
+from _support import fast
 from campaignkit import LimitExceeded
-from campaignkit._pacer import Pacer
 from campaignkit.channels.bird import Bird
 from campaignkit.channels.sociocs import Sociocs
 from campaignkit.channels.textus import TextUs
@@ -56,25 +55,6 @@ def sample() -> pd.DataFrame:
 
 def sociocs() -> Sociocs:
     return Sociocs("kid:secret", "twlo_16175550100", "twlo")
-
-
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
-def fast() -> Pacer:
-    clock = FakeClock()
-    return Pacer(1000.0, clock=clock, sleep=clock.sleep)
 
 
 def rows(numbers: list[str], segments: list[int] | None = None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import stamina
 
+from _support import Counting, FakeClock, fast
 from campaignkit import AuthFailed, CampaignChanged, CampaignPaused, ColumnError, Problem
 from campaignkit._pacer import Pacer
 from campaignkit.channels.bird import Bird
@@ -26,32 +27,6 @@ from campaignkit.sending import content_digest, parse_retry_after, row_keys, sen
 WORKSPACE = "a1405560-c8d3-4b1a-877d-3f449ad95352"
 BIRD_CHANNEL = "16e1df9e-c6ac-406b-b1ce-13f34d0dea08"
 NUMBERS = [f"+4477009000{i:02d}" for i in range(1, 7)]
-
-
-class Counting(httpx.AsyncBaseTransport):
-    """Delegates to the sandbox and counts POSTs (sends) and GETs (lookups)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.methods: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.methods.append(request.method)
-        return await self.inner.handle_async_request(request)
-
-
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture(autouse=True)
@@ -72,11 +47,6 @@ def rendered(n: int = 3, *, text: str = "Hi {name}, see you at 9:00") -> pd.Data
 
 def sociocs(secret: str = "secret") -> Sociocs:
     return Sociocs(f"kid:{secret}", "twlo_16175550000", "twlo")
-
-
-def fast() -> Pacer:
-    clock = FakeClock()
-    return Pacer(1000.0, clock=clock, sleep=clock.sleep)
 
 
 def go(frame, channel, sandbox_or_transport, tmp_path, **options):
