@@ -58,6 +58,16 @@ def go(frame, channel, sandbox_or_transport, tmp_path, **options):
     return send(frame, channel, transport=transport, progress=False, rate=fast(), **options)
 
 
+def test_on_progress_reports_each_settled_request_with_the_total(tmp_path):
+    """on_progress(done, total) follows every request; skipped rows are not in the total."""
+    frame = rendered(4)
+    frame.loc[3, "problems"] = (Problem(3, "to", "is empty", "missing-phone"),)
+    calls: list[tuple[int, int]] = []
+    go(frame, sociocs(), Sandbox(seed=1), tmp_path, concurrency=1,
+       on_progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
 # -- keys -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(

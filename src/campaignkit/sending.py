@@ -43,7 +43,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -258,6 +258,23 @@ def _is_tls(exc: BaseException) -> bool:
 
 
 # -- the run --------------------------------------------------------------------------
+
+class _Progress:
+    """The tqdm bar and the caller's ``on_progress(done, total)`` hook, moved together."""
+
+    def __init__(self, bar: Any, total: int,
+                 hook: Callable[[int, int], None] | None) -> None:
+        self.bar, self.total, self.hook, self.done = bar, total, hook, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.bar.update(n)
+        if self.hook is not None:
+            self.hook(self.done, self.total)
+
+    def close(self) -> None:
+        self.bar.close()
+
 
 @dataclass
 class _Item:
@@ -647,6 +664,7 @@ async def send_async(
     now: datetime | None = None,
     stop: StopFlag | None = None,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     max_attempts: int = 5,
     retry_after_cap: float = 300.0,
@@ -762,8 +780,8 @@ async def send_async(
             todo = _chunks(todo, to, bulk_size)
 
         total = sum(len(it.keys) for it in todo)
-        bar = tqdm(total=total, desc=f"{campaign} ({mode})", unit="msg",
-                   disable=not progress or total == 0)
+        bar = _Progress(tqdm(total=total, desc=f"{campaign} ({mode})", unit="msg",
+                             disable=not progress or total == 0), total, on_progress)
         run = _Run(frame, channel, campaign, mode, jr, pacer, concurrency, max_attempts,
                    retry_after_cap, stop, bar, columns)
         if transport is None and not live:
@@ -874,6 +892,7 @@ def send(
     now: datetime | None = None,
     stop: StopFlag | None = None,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     max_attempts: int = 5,
     retry_after_cap: float = 300.0,
@@ -922,6 +941,9 @@ def send(
         flight finish; the remaining rows are ``waiting``.
     progress:
         Show a tqdm bar (a widget in Jupyter).
+    on_progress:
+        Called as ``on_progress(done, total)`` after each request settles (on the loop that
+        sends: the composer's progress bar).
     transport:
         The httpx transport (the seam for the sandbox, tests and benchmarks).
     max_attempts:
@@ -952,8 +974,8 @@ def send(
         frame, channel, campaign=campaign, live=live, limit=limit, rate=rate,
         concurrency=concurrency, journal=journal, key=key, bulk=bulk, bulk_size=bulk_size,
         message=message, guardrails=guardrails, now=now, stop=stop, progress=progress,
-        transport=transport, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
-        timeout=timeout,
+        on_progress=on_progress, transport=transport, max_attempts=max_attempts,
+        retry_after_cap=retry_after_cap, timeout=timeout,
     ))
 
 

@@ -41,7 +41,7 @@ from pydantic import SecretStr
 from ._errors import CampaignError
 from .channels import Bird, Channel, Sociocs, TextUs
 from .channels._base import REDACTED
-from .journal import Journal, Mode, Record, default_journal_path
+from .journal import Journal, Mode, default_journal_path
 from .message import Message, Template
 from .preview import preview
 from .problems import Problem, problems_table
@@ -274,6 +274,7 @@ class Composer:
         self._stop = threading.Event()
         self._ready = pd.Series(dtype=bool)
         self._busy = False
+        self._mode: Mode = "dry-run"
         #: the problems table shown (row, column, kind, problem), channel rules included
         self.problem_table = problems_table(pd.DataFrame({"problems": []}))
 
@@ -861,12 +862,11 @@ class Composer:
         self._stop = threading.Event()
         options: dict[str, Any] = dict(
             campaign=campaign, live=live, rate=float(self.rate.value), journal=journal,
-            stop=self._stop, progress=False)
-        mode: Mode = "live" if live else "dry-run"
-        before = journal.records(campaign, mode)  # progress counts rows that change from here
+            stop=self._stop, progress=False, on_progress=self._progress)
+        self._mode = "live" if live else "dry-run"
         self.progress.max = max(1, int(self._ready.sum()))
         self.progress.value = 0
-        self.progress_text.value = f"{mode}: starting"
+        self.progress_text.value = f"{self._mode}: starting"
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -880,13 +880,10 @@ class Composer:
                 self._running(False)
             return
         self._running(True)
-        self.task = loop.create_task(self._send_task(rendered, channel, journal, options,
-                                                     before))
+        self.task = loop.create_task(self._send_task(rendered, channel, journal, options))
 
     async def _send_task(self, rendered: pd.DataFrame, channel: Channel, journal: Journal,
-                         options: dict[str, Any], before: dict[str, Record]) -> None:
-        mode: Mode = "live" if options["live"] else "dry-run"
-        watch = asyncio.ensure_future(self._watch(journal, options["campaign"], mode, before))
+                         options: dict[str, Any]) -> None:
         try:
             outcome: pd.DataFrame | CampaignError | Exception
             try:
@@ -896,10 +893,8 @@ class Composer:
             except Exception as error:  # a task's error is otherwise never seen
                 logger.exception("send failed")
                 outcome = error
-            watch.cancel()
             self._finish(outcome)
         finally:
-            watch.cancel()
             journal.close()
             self._running(False)
 
@@ -910,16 +905,11 @@ class Composer:
         except CampaignError as error:
             return error
 
-    async def _watch(self, journal: Journal, campaign: str, mode: Mode,
-                     before: dict[str, Record]) -> None:
-        """Progress: rows whose journal record changed since the send began."""
-        while True:
-            records = journal.records(campaign, mode)
-            done = sum(1 for k, r in records.items()
-                       if r.status != "pending" and before.get(k) != r)
-            self.progress.value = min(done, self.progress.max)
-            self.progress_text.value = f"{mode}: {done} of {self.progress.max} rows"
-            await asyncio.sleep(0.2)
+    def _progress(self, done: int, total: int) -> None:
+        """`send`'s on_progress hook: runs on the kernel's loop, between requests."""
+        self.progress.max = max(1, total)
+        self.progress.value = min(done, self.progress.max)
+        self.progress_text.value = f"{self._mode}: {done} of {total} rows"
 
     def _running(self, running: bool) -> None:
         self._busy = running
