@@ -131,8 +131,6 @@ except Exception as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="journal.py: PRAGMA journal_mode=WAL on a new file "
-                   "raises 'database is locked' in the second process (no busy wait)")
 def test_two_processes_creating_the_journal_at_once_both_open_it(tmp_path):
     """Two processes creating the same new journal at the same instant both open it."""
     import subprocess

@@ -160,10 +160,26 @@ class Journal:
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._mutex = threading.RLock()
-        with self._mutex:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.executescript(_SCHEMA)
+        # Switching a new file to WAL ignores the busy timeout: a second process creating the
+        # same journal at the same instant gets "database is locked" at once, so wait here.
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                with self._mutex:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute(f"PRAGMA synchronous={synchronous}")
+                    self._db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    self._db.close()
+                    raise JournalLocked(
+                        f"the journal {self.path} stayed locked by another process for 30 s; "
+                        "wait for the other send to finish, or use another journal= path"
+                    ) from None
+                time.sleep(0.05)
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
