@@ -597,3 +597,27 @@ def test_ctrl_c_journals_in_flight_rows_unknown_and_releases_the_lock(where, tmp
             "+447700900001": "sent", "+447700900002": "unknown"}
         assert journal.campaign_state("spring")["state"] == "interrupted"
         journal.release("spring", journal.acquire("spring"))
+
+
+class FlakyLookups(httpx.AsyncBaseTransport):
+    """The first lookup times out; everything else reaches the sandbox."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.methods = inner, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.methods.append(request.method)
+        if request.method == "GET" and self.methods.count("GET") == 1:
+            raise httpx.ReadTimeout("lookup timed out", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_lookup_that_times_out_is_asked_again_and_settles_the_row(tmp_path):
+    """A 500 after acceptance, then a lookup timeout: the GET is repeated and finds it sent."""
+    sandbox = Sandbox(seed=1, faults=Faults(p_500_after=1.0))
+    flaky = FlakyLookups(sandbox.transport())
+    channel = Bird(WORKSPACE, BIRD_CHANNEL, "bird-key")
+    results = go(rendered(1), channel, flaky, tmp_path)
+    assert flaky.methods == ["POST", "GET", "GET"]
+    assert results["status"].tolist() == ["sent"]
+    assert len(sandbox.accepted()) == 1

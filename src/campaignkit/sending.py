@@ -500,11 +500,14 @@ class _Run:
 
     async def lookup(self, item: _Item, client: httpx.AsyncClient) -> Receipt | str | None:
         """The message as found (Receipt), None when proven absent, or why it is unproven."""
+        key = self.wire_key(item.keys[0])
         try:
-            await self.pacer.acquire()
-            response = await client.send(self.channel.build_lookup_request(
-                self.wire_key(item.keys[0])))
-            return self.channel.parse_lookup(response, self.wire_key(item.keys[0]))
+            # A lookup is a GET: safe to repeat, so a timeout does not leave the row unknown.
+            async for attempt in stamina.retry_context(on=httpx.TransportError, attempts=3):
+                with attempt:
+                    await self.pacer.acquire()
+                    response = await client.send(self.channel.build_lookup_request(key))
+            return self.channel.parse_lookup(response, key)
         except LookupInconclusive as exc:
             return f"lookup inconclusive: {self.redact(str(exc))}"
         except httpx.HTTPError as exc:

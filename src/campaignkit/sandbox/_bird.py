@@ -271,10 +271,12 @@ def list_messages(incoming: Incoming, record: Record) -> Reply:
             if moment is None:
                 return error(400, "InvalidRequest", f"{name} must be an RFC 3339 timestamp.")
             bounds[name] = moment
-    rows = record.query(
-        "provider = 'bird' AND account = ? AND channel = ?",
-        (incoming.params["workspace"], incoming.params["channel"]),
-    )
+    where, args = "provider = 'bird' AND account = ? AND channel = ?", [
+        incoming.params["workspace"], incoming.params["channel"]]
+    if "reference" in params:  # filtered in SQL: a lookup must not read the whole record
+        where += " AND reference = ?"
+        args.append(params["reference"])
+    rows = record.query(where, tuple(args))
     seen: set[str] = set()
     results = []
     for row in reversed(rows):

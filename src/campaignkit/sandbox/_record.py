@@ -78,6 +78,9 @@ class Record:
                 # loss may lose the last commits (sqlite.org/pragma.html#pragma_synchronous).
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
+            # Bird's lookup by reference (reconciliation) reads one message, not the record.
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS accepted_reference ON accepted (reference)")
 
     def requests_so_far(self) -> int:
         """How many requests were accepted before (continues numbering after a restart)."""
