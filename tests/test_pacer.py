@@ -92,3 +92,28 @@ def test_a_pause_holds_callers_already_waiting_for_an_earlier_slot():
 
     assert asyncio.run(main()) == [0.0, 2.0, 2.1]
     assert pacer.resume_at == 2.0
+
+
+def test_callers_woken_late_together_leave_at_most_2_percent_above_the_rate():
+    """A loop stall wakes 6 slot holders at once: 2 leave (one interval of catch-up), the
+    rest follow 0.1/1.02 s apart: no window rises more than 2 % above the rate."""
+    clock = SteppedClock()
+    pacer = Pacer(10.0, clock=clock, sleep=clock.sleep)
+    released: list[float] = []
+
+    async def caller() -> None:
+        await pacer.acquire()
+        released.append(round(clock(), 3))
+
+    async def main() -> None:
+        tasks = [asyncio.ensure_future(caller()) for _ in range(6)]
+        await clock.advance_to(0.0)
+        await clock.advance_to(2.0)  # the stall: slots 0.1 to 0.5 all passed meanwhile
+        for step in range(1, 400):
+            await clock.advance_to(round(2.0 + step * 0.001, 6))
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    # After the stall: two at 2.0 (the one interval of catch-up), then 2.0961, 2.1941 and
+    # 2.2922 (0.1/1.02 apart), seen at the first millisecond step at or after each.
+    assert released == [0.0, 2.0, 2.0, 2.097, 2.195, 2.293]
