@@ -43,3 +43,17 @@ def test_the_quickstart_runs_as_written_from_another_folder(tmp_path: Path) -> N
         "<ResultsSummary quickstart (dry-run): 58 dry-run, 6 skipped>",
     ]
     assert (tmp_path / "quickstart-results.xlsx").is_file()
+
+
+def test_the_guardrails_example_runs_after_the_quickstart(tmp_path: Path) -> None:
+    """The README's guardrails block, after the quickstart, plans and sends with the guards."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Guardrails and the send plan", 1)[1].split("\n## ", 1)[0]
+    (guards,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    planned = "guard.plan(rendered, channel, rate=5)"
+    script = "\n\n".join([*readme_cells(), guards.replace(planned, f"print(repr({planned}))")])
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=120, check=False,
+                          env={**os.environ, "PYTHONUTF8": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("<SendPlan ")
