@@ -423,12 +423,15 @@ def _render_jinja(
     rendered = np.empty(len(positions), dtype=object)
     failed: dict[int, _Failure] = {}
     concat = template.environment.concat
+    # The globals flattened once: new_context() would copy their ChainMap for every row.
+    base = dict(template.globals)
     for i, values in enumerate(rows):
         context = {n: v for n, v in zip(names, values, strict=True) if v is not None}
         try:
             # root_render_func, not render(): render() rewrites the traceback of every
             # failure, which costs milliseconds a row when a whole column is empty.
-            rendered[i] = concat(template.root_render_func(template.new_context(context)))
+            rendered[i] = concat(template.root_render_func(
+                template.new_context({**base, **context}, shared=True)))
         except Exception as error:  # any failure is this row's problem, not the campaign's
             failed[i] = _Failure(error)
     return rendered, failed
