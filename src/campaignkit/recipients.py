@@ -568,7 +568,7 @@ def _frame_from_grid(
     empty = numbers[body][~keep].tolist()
     kept_numbers = numbers[body][keep]
     columns = [grid[p].iloc[body][keep].array for p in grid.columns]
-    names, columns, notes, info = _tidy_header(header, columns, header_row)  # type: ignore[arg-type]
+    names, columns, notes, info = _tidy_header(header, columns, header_row)
     notes = table.notes + notes + tuple(
         Problem(n, None, "the row is empty: it was left out", "sheet") for n in empty
     )
