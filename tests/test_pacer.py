@@ -60,20 +60,28 @@ def test_slots_follow_the_schedule_without_a_first_second_burst():
 
 
 def test_a_late_caller_catches_up_at_most_one_interval():
-    """After an idle gap the next two callers may start together, the third waits its turn."""
+    """After an idle gap the next callers hold the slots 4.9, 5.0 and 5.1 (one interval of
+    catch-up) but leave no closer than 0.1/1.01 s apart: 5.0, 5.0990, 5.1980."""
     clock = SteppedClock()
     pacer = Pacer(10.0, clock=clock, sleep=clock.sleep)
+    left: list[float] = []
+
+    async def caller() -> float:
+        slot = await pacer.acquire()
+        left.append(round(clock(), 3))
+        return round(slot, 6)
 
     async def main() -> list[float]:
-        first = await pacer.acquire()
+        first = await caller()
         await clock.advance_to(5.0)
-        second = await pacer.acquire()
-        third = await pacer.acquire()
-        fourth = asyncio.ensure_future(pacer.acquire())
-        await clock.advance_to(5.1)
-        return [round(t, 6) for t in (first, second, third, await fourth)]
+        later = [asyncio.ensure_future(caller()) for _ in range(3)]
+        await asyncio.sleep(0)  # they take their slots at 5.0
+        for step in range(1, 300):
+            await clock.advance_to(round(5.0 + step * 0.001, 6))
+        return [first, *await asyncio.gather(*later)]
 
     assert asyncio.run(main()) == [0.0, 4.9, 5.0, 5.1]
+    assert left == [0.0, 5.0, 5.1, 5.199]  # the first millisecond step at or after each
 
 
 def test_a_pause_holds_callers_already_waiting_for_an_earlier_slot():
@@ -95,8 +103,8 @@ def test_a_pause_holds_callers_already_waiting_for_an_earlier_slot():
 
 
 def test_callers_woken_late_together_leave_at_most_2_percent_above_the_rate():
-    """A loop stall wakes 6 slot holders at once: 2 leave (one interval of catch-up), the
-    rest follow 0.1/1.02 s apart: no window rises more than 2 % above the rate."""
+    """A loop stall wakes 6 slot holders at once: they leave 0.1/1.01 s apart, so no window
+    rises more than 2 % above the rate."""
     clock = SteppedClock()
     pacer = Pacer(10.0, clock=clock, sleep=clock.sleep)
     released: list[float] = []
@@ -114,6 +122,6 @@ def test_callers_woken_late_together_leave_at_most_2_percent_above_the_rate():
         await asyncio.gather(*tasks)
 
     asyncio.run(main())
-    # After the stall: two at 2.0 (the one interval of catch-up), then 2.0961, 2.1941 and
-    # 2.2922 (0.1/1.02 apart), seen at the first millisecond step at or after each.
-    assert released == [0.0, 2.0, 2.0, 2.097, 2.195, 2.293]
+    # After the stall: 2.0, then 0.0990 s apart, seen at the first millisecond step at or
+    # after each.
+    assert released == [0.0, 2.0, 2.1, 2.199, 2.298, 2.397]

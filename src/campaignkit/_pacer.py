@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 
 __all__ = ["CATCH_UP", "Pacer"]
 
-#: after a stall, callers are released at most this many times the rate
-CATCH_UP = 1.02
+#: no two requests start closer than 1 / (CATCH_UP * rate): after a stall the pacer catches
+#: up at 1 % above the rate, so timing jitter still leaves every 1-s window within 2 %
+CATCH_UP = 1.01
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -40,11 +41,12 @@ class Pacer:
 
     Notes
     -----
-    At most one interval of catch-up: a caller that arrives after its slot starts at once, so a
-    late wake-up does not lower the rate, but a stalled sender never bursts to recover. When
+    At most one interval of catch-up: a caller that arrives after its slot takes the next
+    free one at once, so a late wake-up does not lower the rate, but a stalled sender never
+    bursts to recover. When
     the event loop itself stalls (a slow disk under the journal's commits), every caller
-    already holding a slot wakes late at once; those are released at most ``CATCH_UP`` times
-    the rate, so no one-second window rises more than 2 % above it.
+    already holding a slot wakes late at once; a gate releases callers no closer together than
+    ``1 / (CATCH_UP * rate)``, so no one-second window rises more than 2 % above the rate.
     `pause_for` (a ``429`` with ``Retry-After``) holds *every* later slot until the pause ends,
     including callers already sleeping towards an earlier slot.
     """
@@ -61,7 +63,7 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._next: float | None = None
-        self._gate = float("-inf")  # the gate's theoretical next release (GCRA's TAT)
+        self._gate = float("-inf")  # the earliest time the next caller may leave
         self._resume_at = float("-inf")
 
     def __repr__(self) -> str:
@@ -96,11 +98,10 @@ class Pacer:
                 await self._sleep(delay)
             now = self._clock()
             if now >= self._resume_at:
-                # Callers that woke late together leave through a gate: a cell-rate check
-                # at CATCH_UP x the rate that tolerates the one interval of catch-up above.
-                # No await before the gate moves.
-                release = max(now, self._gate - self._interval)
-                self._gate = max(self._gate, release) + self._interval / CATCH_UP
+                # Callers that woke late together leave through a gate, one per
+                # interval / CATCH_UP. No await before the gate moves.
+                release = max(now, self._gate)
+                self._gate = release + self._interval / CATCH_UP
                 if release > now:
                     await self._sleep(release - now)
                 return start
