@@ -46,9 +46,9 @@ def test_composer_notebook_checks_itself(tmp_path: Path) -> None:
     """The composer notebook drives its widgets with .value/.click() and all asserts hold."""
     notebook = _execute("composer.ipynb", tmp_path)
     assert _text(notebook, "composer-08") == (
-        "'<b>Send 58 messages (73 segments) live through sociocs:twlo?</b> estimated cost 0.5767 "
-        "at 0.0079 per segment. 6 rows with problems will be skipped; rows already sent in "
-        "campaign “recipients” are not sent again.'")
+        "'<b>Send 58 messages (73 segments, about $0.58) to 58 recipients; 6 skipped "
+        "(problems); finishes in about 1 s at 500/s</b> through sociocs:twlo, live. Rows "
+        "already sent in campaign “recipients” are not sent again.'")
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))

@@ -347,14 +347,15 @@ def test_status_chart() -> None:
 
 
 def test_live_send_asks_for_confirmation_with_the_cost(ready: Composer) -> None:
-    """Send live shows messages, segments and cost; nothing is sent before Yes; Cancel hides."""
+    """Send live shows the send plan's sentence (messages, segments, cost, time); nothing is
+    sent before Yes; Cancel hides."""
     ready.price.value = "0.0079"
     ready.send_button.click()
     assert ready.confirm_box.layout.display is None
     assert ready.confirm_text.value == (
-        "<b>Send 58 messages (73 segments) live through sociocs:twlo?</b> estimated cost "
-        "0.5767 at 0.0079 per segment. 6 rows with problems will be skipped; rows already "
-        "sent in campaign “recipients” are not sent again."
+        "<b>Send 58 messages (73 segments, about $0.58) to 58 recipients; 6 skipped "
+        "(problems); finishes in about 1 s at 1000/s</b> through sociocs:twlo, live. Rows "
+        "already sent in campaign “recipients” are not sent again."
     )
     assert ready.confirm_button.description == "Yes, send 58 messages"
     assert ready.results is None

@@ -41,6 +41,7 @@ from pydantic import SecretStr
 from ._errors import CampaignError
 from .channels import Bird, Channel, Sociocs, TextUs
 from .channels._base import REDACTED
+from .guardrails import Budget, plan
 from .journal import Journal, Mode, default_journal_path
 from .message import Message, Template
 from .preview import preview
@@ -48,7 +49,7 @@ from .problems import Problem, problems_table
 from .recipients import RESERVED_COLUMNS, load_recipients, load_summary
 from .results import results_summary, save_results
 from .sending import send, send_async
-from .sms import analyse, estimate_cost, suggest_gsm
+from .sms import analyse, suggest_gsm
 from .templating import render
 
 __all__ = ["PROVIDERS", "Composer", "StatusChart", "counter_text", "placeholder", "status_chart"]
@@ -813,22 +814,21 @@ class Composer:
         return price if price.is_finite() and price >= 0 else None
 
     def ask_live(self) -> None:
-        """Show the confirmation of a live send: messages, segments and estimated cost."""
+        """Show the confirmation of a live send: the send plan's sentence (`plan`)."""
         if not self._can_send():
             return
         assert self.rendered is not None and self.channel is not None
-        ready = self.rendered.loc[self._ready.to_numpy()]
-        messages, segments = len(ready), int(ready["segments"].sum())
-        skipped = len(self.rendered) - messages
         price = self._price()
-        cost = (f"estimated cost {estimate_cost(segments, price)} at {price} per segment"
-                if price is not None else "cost unknown: type a price per segment")
+        sending = plan(self.rendered, self.channel, rate=float(self.rate.value),
+                       budget=None if price is None else Budget(price_per_segment=price))
+        cost = "" if price is not None else " Cost unknown: type a price per segment."
+        sentence = "<br>".join(html.escape(line)
+                               for line in sending.confirmation_text().splitlines())
         self.confirm_text.value = (
-            f"<b>Send {messages} message{'s' if messages != 1 else ''} ({segments} segments) "
-            f"live through {html.escape(self.channel.label)}?</b> {cost}. "
-            f"{skipped} row{'s' if skipped != 1 else ''} with problems will be skipped; rows "
-            f"already sent in campaign “{html.escape(self.campaign.value)}” are not sent again.")
-        self.confirm_button.description = f"Yes, send {messages} messages"
+            f"<b>{sentence}</b> through {html.escape(self.channel.label)}, live.{cost} Rows "
+            f"already sent in campaign “{html.escape(self.campaign.value)}” are not sent "
+            "again.")
+        self.confirm_button.description = f"Yes, send {sending.messages} messages"
         self._show_confirm(True)
 
     def _show_confirm(self, shown: bool) -> None:
