@@ -57,13 +57,13 @@ def _report_render(rendered: pd.DataFrame) -> None:
     )
 
 
-def _report_results(results: pd.DataFrame, path: Path, live: bool) -> int:
+def _report_results(results: pd.DataFrame, path: Path, live: bool, hint: str) -> int:
     _say(f"results: {results_summary(results)!r}")
     _say(f"results written to {path}")
     status = results["status"]
     if not live:
         _say("not done: this was a dry run through the sandbox; nothing was sent to a provider.")
-        _say("          send for real with: campaignkit send CAMPAIGN.toml --live")
+        _say(f"          {hint}")
     waiting = int((status == "waiting").sum())
     if waiting:
         _say(f"not done: {waiting} rows are waiting; run the same command again to send them "
@@ -86,6 +86,7 @@ def _run(
     journal: Path | None,
     key: str | None = None,
     bulk: bool = False,
+    hint: str = "send for real with: campaignkit send CAMPAIGN.toml --live",
 ) -> int:
     _report_load(recipients)
     rendered = render(recipients, message)
@@ -104,7 +105,7 @@ def _run(
         bulk=bulk,
     )
     save_results(results, results_path)
-    return _report_results(results, results_path, live)
+    return _report_results(results, results_path, live, hint)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -125,6 +126,8 @@ def _demo(args: argparse.Namespace) -> int:
         concurrency=4,
         results_path=out / "demo-results.xlsx",
         journal=out / "demo.journal.db",
+        hint="your own campaign: campaignkit init my-campaign, edit it, then "
+             "campaignkit send my-campaign/campaign.toml",
     )
 
 
