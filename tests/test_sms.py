@@ -15,11 +15,14 @@ from campaignkit.sms import (
     _JOINING_PLANES,
     GSM7_BASIC,
     GSM7_EXTENSION,
+    PartSizes,
     SmsInfo,
     _joining,
     analyse,
+    analyse_parts,
     analyse_series,
     estimate_cost,
+    part_sizes,
     suggest_gsm,
 )
 
@@ -244,6 +247,115 @@ def test_analyse_matches_the_greedy_grapheme_packing(text: str) -> None:
 def test_analyse_series_equals_analyse_row_by_row(texts: list[str | None]) -> None:
     """The vectorised analysis gives exactly the per-row analysis for every text."""
     out = analyse_series(pd.Series(texts, dtype=object))
+    expected = [
+        (None, 0, 0)
+        if t is None
+        else (lambda i: (i.encoding, i.segments, i.characters))(analyse(t))
+        for t in texts
+    ]
+    assert list(out.itertuples(index=False, name=None)) == expected
+
+
+# --- analysis part by part (a template's literals and column values) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "sizes"),
+    [
+        ("", (True, 0, 0, False, True, 0, True)),
+        (None, (True, 0, 0, False, True, 0, True)),
+        ("Ann", (True, 3, 3, False, True, 1, True)),
+        ("a€[", (True, 5, 3, True, True, 1, True)),
+        ("Zoë’s", (False, 5, 5, False, True, 1, True)),
+        ("a\r\nb", (True, 4, 4, False, False, 2, True)),
+        ("e\u0301", (False, 2, 2, False, False, 2, False)),
+        ("\u0301e", (False, 2, 2, False, False, 1, False)),
+        ("😜", (False, 1, 2, False, False, 2, True)),
+        (FLAG, (False, 4, 6, False, False, 6, True)),
+        ("प्रिया", (False, 6, 6, False, False, 4, True)),  # may end with a spacing mark
+        ("\u093eप", (False, 2, 2, False, False, 1, False)),  # but not start with one
+        ("x\u200d", (False, 2, 2, False, False, 2, False)),
+    ],
+)
+def test_part_sizes(value: str | None, sizes: tuple[bool, int, int, bool, bool, int, bool]) -> None:
+    """A part's GSM-ness, septets, UTF-16 units, extension, simple, widest grapheme, closed."""
+    got = part_sizes([value])
+    assert (
+        bool(got.gsm[0]),
+        int(got.septets[0]),
+        int(got.units[0]),
+        bool(got.extension[0]),
+        bool(got.simple[0]),
+        int(got.widest[0]),
+        bool(got.closed[0]),
+    ) == sizes
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (["x" * 152, "€", "x" * 152], ("GSM-7", 3, 306)),  # the € moves on whole
+        (["x" * 150, "€", "x" * 150], ("GSM-7", 2, 302)),
+        (["ë" * 66, "😜", "ë" * 66], ("UCS-2", 3, 134)),  # the emoji moves on whole
+        (["ë" * 66, "e", "\u0301", "ë" * 66], ("UCS-2", 3, 134)),  # so does e + accent
+        (["प्रिया", "x" * 94], ("UCS-2", 2, 100)),  # 4-unit graphemes, 2 segments either way
+        (["x" * 63, "प्रिया", "x" * 63], ("UCS-2", 2, 132)),  # "प्रि" just fits
+        (["x" * 64, "प्रिया", "x" * 62], ("UCS-2", 3, 132)),  # "प्रि" moves on whole
+        (["x" * 64, "प्रि", "या" + "x" * 62], ("UCS-2", 3, 132)),
+        (["ë" * 35, "x" * 35], ("UCS-2", 1, 70)),
+        (["ë" * 35, "x" * 36], ("UCS-2", 2, 71)),
+        (["x" * 100, "x" * 60], ("GSM-7", 1, 160)),
+        (["x" * 100, "x" * 61], ("GSM-7", 2, 161)),
+        (["ë" * 66 + "\r", "\n" + "ë" * 66], ("UCS-2", 3, 134)),  # CR LF is one grapheme
+        (["ë" * 65 + "👩\u200d", "👩" + "ë" * 65], ("UCS-2", 3, 135)),  # so is a ZWJ pair
+        (["ë" * 66 + "e", "\u0301" + "ë" * 66], ("UCS-2", 3, 134)),  # and e + accent
+        (["", ""], ("GSM-7", 0, 0)),
+        ([], ("GSM-7", 0, 0)),
+    ],
+)
+def test_analyse_parts_across_boundaries(parts: list[str], expected: tuple[str, int, int]) -> None:
+    """Sizes add up over parts; a character never split across a boundary is walked."""
+    sizes = [part_sizes([p]) for p in parts]
+    out = analyse_parts(["".join(parts)], sizes)
+    assert list(out.itertuples(index=False, name=None)) == [expected]
+
+
+# Parts rich in what sums cannot see: extension characters, emoji, combining marks, ZWJ,
+# CR LF, curly quotes, and runs that put the whole text near 160/153 or 70/67.
+_PART = st.one_of(
+    st.lists(_ALPHABET, max_size=6).map("".join),
+    st.sampled_from(["€", "{}", "’", "“x”", "\r", "\n", "\r\n", "\u0301", "\u200d", FLAG]),
+    # Devanagari: a spacing mark (ा), a virama that links consonants (्), conjuncts
+    st.lists(st.sampled_from(["प", "र", "ि", "ा", "्", "या", "प्रिया", "x"]), max_size=8).map(
+        "".join
+    ),
+    st.builds(lambda c, n: c * n, st.sampled_from(["x", "ë", "€", "😜"]), st.integers(0, 160)),
+    # a run that puts the next part's first character at a UCS-2 segment boundary
+    st.builds(
+        lambda n, c: "ë" * n + c, st.integers(62, 67), st.sampled_from(["", "\r", "👩\u200d"])
+    ),
+    st.text(max_size=20),
+)
+
+
+@st.composite
+def texts_in_parts(draw: st.DrawFn) -> tuple[list[str | None], list[PartSizes]]:
+    k = draw(st.integers(0, 5))
+    rows = draw(st.lists(st.lists(_PART, min_size=k, max_size=k), min_size=1, max_size=12))
+    missing = draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows)))
+    texts = [None if m else "".join(r) for r, m in zip(rows, missing, strict=True)]
+    sizes = [part_sizes([r[j] for r in rows]) for j in range(k)]
+    return texts, sizes
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts_in_parts())
+def test_analyse_parts_equals_analyse_row_by_row(
+    case: tuple[list[str | None], list[PartSizes]],
+) -> None:
+    """Analysing part by part gives exactly `analyse` of each whole text."""
+    texts, sizes = case
+    out = analyse_parts(texts, sizes)
     expected = [
         (None, 0, 0)
         if t is None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from campaignkit._errors import TemplateError
 from campaignkit.message import Media, Message, Template
 from campaignkit.problems import Problem
+from campaignkit.sms import analyse
 from campaignkit.templating import RENDERED_COLUMNS, render
 
 
@@ -317,12 +318,21 @@ _CELLS = st.one_of(
     st.none(),
     st.sampled_from(["Ann", "Zoë", "{x}", "a\r\nb", "😜"]),
     st.text(max_size=8),
+    # what decides SMS boundaries: extension characters, emoji, combining marks, ZWJ, CR LF,
+    # curly quotes, and long runs that put a text near 160/153 or 70/67
+    st.sampled_from(["€", "[~]", "e\u0301", "\u0301", "🏳️‍🌈", "’", "\r", "\n", "x\r\n"]),
+    st.builds(lambda c, n: c * n, st.sampled_from(["x", "ë", "€", "😜"]), st.integers(1, 160)),
 )
 _COLUMNS = ["First Name", "clinic", "appt-date"]
 _NAMES = ["first_name", "FirstName", "clinic", "appt_date", "APPT DATE".replace(" ", "_")]
 _LITERALS = st.text(
     alphabet=st.characters(blacklist_characters="{}%#", blacklist_categories=("Cs",)), max_size=6
 )  # no Jinja delimiters: a literal stays literal
+
+
+_LONG_LITERALS = st.builds(
+    lambda c, n: c * n, st.sampled_from(["x", "ë", "€", "😜", "’", "\r\n"]), st.integers(1, 160)
+)
 
 
 @st.composite
@@ -334,7 +344,11 @@ def frames_and_templates(draw: st.DrawFn) -> tuple[pd.DataFrame, str]:
         frame[column] = frame[column].astype("str")
     parts = draw(
         st.lists(
-            st.one_of(_LITERALS, st.sampled_from(_NAMES).map(lambda n: f"{{{{ {n} }}}}")),
+            st.one_of(
+                _LITERALS,
+                _LONG_LITERALS,
+                st.sampled_from(_NAMES).map(lambda n: f"{{{{ {n} }}}}"),
+            ),
             max_size=6,
         )
     )
@@ -349,6 +363,13 @@ def test_vectorised_substitution_equals_jinja(case: tuple[pd.DataFrame, str]) ->
     fast = render(frame, source)
     slow = render(frame, source, engine="jinja")
     pd.testing.assert_frame_equal(fast, slow)
+    sms = ["encoding", "segments", "characters"]
+    assert list(fast[sms].itertuples(index=False, name=None)) == [
+        (None, 0, 0)
+        if text is None
+        else (lambda i: (i.encoding, i.segments, i.characters))(analyse(text))
+        for text in slow["text"]
+    ]
 
 
 @pytest.mark.parametrize(

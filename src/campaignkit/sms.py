@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Integral
@@ -42,11 +42,14 @@ import regex
 __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENSION",
+    "PartSizes",
     "SmsEncoding",
     "SmsInfo",
     "analyse",
+    "analyse_parts",
     "analyse_series",
     "estimate_cost",
+    "part_sizes",
     "suggest_gsm",
 ]
 
@@ -330,6 +333,7 @@ _NON_GSM_RE2 = f"[^{_ranges(_GSM_ALL, re2=True)}]"
 _EXT_RE2 = f"[{_ranges(_GSM_EXT, re2=True)}]"
 _ASTRAL_RE2 = r"[^\x{0}-\x{FFFF}]"
 _GRAPHEME = regex.compile(r"\X")
+_SPACING_MARK = regex.compile(r"\p{Grapheme_Cluster_Break=SpacingMark}")
 
 
 # Planes that hold a code point with a joining grapheme break property (0, 1 and 14 in every
@@ -445,3 +449,165 @@ def analyse_series(texts: pd.Series) -> pd.DataFrame:
 
 def _np(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return array.to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class PartSizes:
+    """SMS sizes of texts that are parts of longer texts (a literal, a column's values).
+
+    Each attribute is an array with one entry per part. Every count is a count of single
+    code points, so the sizes of a concatenation are the sums of its parts' sizes; what
+    addition cannot capture (a character that is never split) is flagged for a walk.
+
+    Attributes
+    ----------
+    gsm
+        Every character is in the GSM-7 basic or extension table.
+    septets
+        The GSM-7 size: code points, an extension character counted twice.
+    units
+        The UCS-2 size in UTF-16 code units: an astral code point counted twice.
+    extension
+        Has a GSM-7 extension character (2 septets, never split across segments).
+    simple
+        Has no astral code point and no code point that can join its neighbours into one
+        grapheme (combining marks, ZWJ, variation selectors, CR of CR LF…): in UCS-2 every
+        unit may then be cut anywhere.
+    widest
+        The UTF-16 units of its widest grapheme (1 when simple, 0 when empty).
+    closed
+        Starts with a code point that joins nothing and ends with one that joins nothing
+        to what follows it (or is empty): its graphemes are the same next to any neighbour.
+    """
+
+    gsm: np.ndarray
+    septets: np.ndarray
+    units: np.ndarray
+    extension: np.ndarray
+    simple: np.ndarray
+    widest: np.ndarray
+    closed: np.ndarray
+
+    def take(self, indices: np.ndarray) -> PartSizes:
+        """The sizes at ``indices`` (a part's sizes gathered for every row it is in)."""
+        return PartSizes(
+            self.gsm[indices],
+            self.septets[indices],
+            self.units[indices],
+            self.extension[indices],
+            self.simple[indices],
+            self.widest[indices],
+            self.closed[indices],
+        )
+
+
+def part_sizes(values: Sequence[str | None] | pd.Series) -> PartSizes:
+    """The `PartSizes` of each value (a missing value is an empty part).
+
+    >>> part_sizes(["a€", "😜"])
+    PartSizes(gsm=array([ True, False]), septets=array([3, 1]), units=array([2, 2]), \
+extension=array([ True, False]), simple=array([ True, False]), widest=array([1, 2]), \
+closed=array([ True,  True]))
+    """
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+
+    def count(pattern: str) -> np.ndarray:
+        return _np(pc.fill_null(pc.count_substring_regex(arr, pattern), 0)).astype(np.int64)
+
+    points = _np(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
+    extension = count(_EXT_RE2)
+    astral = count(_ASTRAL_RE2)
+    joins = _np(pc.fill_null(pc.match_substring_regex(arr, _joining_re2()), False))
+    simple = (astral == 0) & ~joins
+    widest = np.minimum(points, 1)
+    closed = np.ones(len(arr), dtype=bool)
+    joining = _joining_set()
+    rows = np.flatnonzero(~simple)
+    for row, text in zip(rows, arr.take(rows).to_pylist(), strict=True):
+        widest[row] = max(_utf16_units(text[a:b]) for a, b in [(0, 1), *_clusters(text)])
+        # No rule joins a spacing mark to what follows it (UAX #29 GB9a joins it to what
+        # precedes), so a part may end with one.
+        last = text[-1]
+        closed[row] = text[0] not in joining and (
+            last not in joining or _SPACING_MARK.fullmatch(last) is not None
+        )
+    return PartSizes(
+        gsm=~_np(pc.fill_null(pc.match_substring_regex(arr, _NON_GSM_RE2), False)),
+        septets=points + extension,
+        units=points + astral,
+        extension=extension > 0,
+        simple=simple,
+        widest=widest,
+        closed=closed,
+    )
+
+
+def analyse_parts(
+    texts: Sequence[str | None] | np.ndarray, parts: Sequence[PartSizes]
+) -> pd.DataFrame:
+    """`analyse_series` of texts that are concatenations of parts whose sizes are known.
+
+    ``parts[k]`` holds the sizes of every text's k-th part (gathered with `PartSizes.take`,
+    or of length 1 for a part that is the same in every text), so ``texts[i]`` is the
+    concatenation of the parts at ``i``. Encoding and size add up
+    over the parts; the segments follow from the size unless a character that is never
+    split may straddle a boundary (the conditions `analyse_series` walks on): only those
+    texts are analysed whole. Equal to ``analyse_series(pd.Series(texts))`` row by row;
+    a missing text gives encoding None, 0 segments and 0 characters.
+
+    >>> hi, names = part_sizes(["Hi "]), part_sizes(["Ann", "Zoë"])
+    >>> analyse_parts(["Hi Ann", "Hi Zoë"], [hi.take(np.array([0, 0])), names])
+      encoding  segments  characters
+    0    GSM-7         1           6
+    1    UCS-2         1           6
+    """
+    texts = np.asarray(texts, dtype=object)
+    n = len(texts)
+    gsm = np.ones(n, dtype=bool)
+    septets = np.zeros(n, dtype=np.int64)
+    units = np.zeros(n, dtype=np.int64)
+    extension = np.zeros(n, dtype=bool)
+    widest = np.zeros(n, dtype=np.int64)
+    closed = np.ones(n, dtype=bool)
+    for part in parts:
+        gsm &= part.gsm
+        septets += part.septets
+        units += part.units
+        extension |= part.extension
+        np.maximum(widest, part.widest, out=widest)
+        closed &= part.closed
+    present = np.not_equal(texts, None)
+    size = np.where(present, np.where(gsm, septets, units), 0)
+    # The bounds of `analyse_series`: past one segment, a GSM-7 text with an extension
+    # character is walked where ceil(size / 152) != ceil(size / 153). A UCS-2 grapheme of
+    # w units that moves on whole leaves at most w - 1 units of a segment unused, so the
+    # count lies between ceil(size / 67) and ceil(size / (68 - w)); a text is analysed whole
+    # where these differ, or where a part's edge may join its neighbour into one grapheme.
+    (gsm_single, gsm_multi), (ucs2_single, ucs2_multi) = _LIMITS["GSM-7"], _LIMITS["UCS-2"]
+    single = np.where(gsm, gsm_single, ucs2_single)
+    multi = np.where(gsm, gsm_multi, ucs2_multi)
+    fewest = -(-size // multi)
+    segments = np.where(size <= single, np.where(gsm, np.minimum(size, 1), 1), fewest)
+    # The units a segment may leave unused: 1 before an extension character, w - 1 before
+    # a grapheme of w units (0 when every character is one unit that may be cut anywhere).
+    slack = np.where(gsm, extension, np.maximum(widest - 1, 0))
+    exact = (size <= single) | (
+        (gsm | (closed & (widest <= ucs2_multi)))
+        & (-(-size // np.maximum(multi - slack, 1)) == fewest)
+    )
+    kind = np.where(present, gsm.astype(np.intp), 2)
+    encoding = np.array(["UCS-2", "GSM-7", None], dtype=object)[kind]
+    segments[~present] = 0
+    whole = np.flatnonzero(present & ~exact)
+    if len(whole):
+        sms = analyse_series(pd.Series(texts[whole], dtype=object))
+        encoding[whole] = sms["encoding"].to_numpy(dtype=object)
+        segments[whole] = sms["segments"].to_numpy()
+        size[whole] = sms["characters"].to_numpy()
+    return pd.DataFrame(
+        {
+            "encoding": pd.Series(encoding, dtype=object),
+            "segments": pd.Series(segments.astype(np.int64)),
+            "characters": pd.Series(size.astype(np.int64)),
+        }
+    )

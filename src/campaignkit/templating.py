@@ -52,7 +52,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from ._errors import TemplateError
 from .message import Media, Message, Template
 from .problems import Problem
-from .sms import analyse_series
+from .sms import PartSizes, analyse_parts, analyse_series, part_sizes
 
 __all__ = ["RENDERED_COLUMNS", "render"]
 
@@ -88,6 +88,8 @@ class _Piece:
     parts: tuple[str | nodes.Name, ...] | None  # literal text and names, if plain substitution
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     unique: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    first: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    plain: bool = False  # rendered by concatenation: ``unique`` joins ``parts`` at ``first``
 
     @property
     def rendered(self) -> np.ndarray:
@@ -159,7 +161,7 @@ def render(
         out["characters"] = np.zeros(len(out), dtype=np.int64)
     else:
         # Analysed once per distinct text, like the rendering itself.
-        sms = analyse_series(pd.Series(pieces[0].unique, dtype=object))
+        sms = _analyse_text(pieces[0], inputs)
         codes = np.where(failed, len(sms), pieces[0].codes)
         encoding = np.append(sms["encoding"].to_numpy(dtype=object), [None])
         out["encoding"] = pd.Series(encoding[codes], index=out.index, dtype=object)
@@ -330,6 +332,7 @@ class _Inputs:
         self.lookup = lookup
         self._values: dict[str, list[Any]] = {}
         self._empty: dict[str, np.ndarray] = {}
+        self._factorized: dict[str, tuple[np.ndarray, pd.Index | np.ndarray]] = {}
 
     def column(self, name: str) -> pd.Series | None:
         column = self.lookup.get(name)
@@ -345,13 +348,20 @@ class _Inputs:
             if series is None:
                 mask = np.ones(len(self.frame), dtype=bool)
             else:
-                mask = series.isna().to_numpy(dtype=bool).copy()
+                # Found among the distinct values (a few thousand, not every row); a missing
+                # cell has code -1, which picks the appended False.
+                codes, uniques = self.factorized(name)
                 if isinstance(series.dtype, pd.StringDtype):
-                    mask |= series.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+                    distinct = pd.Series(uniques, dtype=series.dtype).str.strip().eq("")
+                    blank = distinct.to_numpy(dtype=bool, na_value=False)
                 elif series.dtype == object:
-                    mask |= np.array(
-                        [isinstance(v, str) and not v.strip() for v in series.tolist()], dtype=bool
+                    blank = np.array(
+                        [isinstance(v, str) and not v.strip() for v in uniques.tolist()],
+                        dtype=bool,
                     )
+                else:
+                    blank = np.zeros(len(uniques), dtype=bool)
+                mask = (codes < 0) | np.append(blank, False)[codes]
             self._empty[name] = mask
         return self._empty[name]
 
@@ -365,6 +375,13 @@ class _Inputs:
             values[i] = None
         return values
 
+    def factorized(self, name: str) -> tuple[np.ndarray, pd.Index | np.ndarray]:
+        """(code of each row's ``name`` value, -1 where missing; the distinct values)."""
+        if name not in self._factorized:
+            codes, uniques = pd.factorize(self.column(name))
+            self._factorized[name] = (codes.astype(np.int64), uniques)
+        return self._factorized[name]
+
     def combinations(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(code of each row's combination of ``names`` values, first row of each code).
 
@@ -377,8 +394,8 @@ class _Inputs:
             series = self.column(name)
             if series is None:
                 continue
-            codes, uniques = pd.factorize(series)
-            codes = codes.astype(np.int64) + 1
+            codes, uniques = self.factorized(name)
+            codes = codes + 1
             codes[self.empty(name)] = 0  # every empty cell is the same: undefined
             if int(key.max(initial=0)) * (len(uniques) + 1) >= 2**62:
                 key = pd.factorize(key)[0].astype(np.int64)
@@ -405,6 +422,8 @@ def _render(piece: _Piece, inputs: _Inputs, *, plain: bool) -> list[tuple[int, _
         unique, failed = _render_jinja(piece, inputs, first)
     piece.codes = codes
     piece.unique = unique
+    piece.first = first
+    piece.plain = plain
     failures: list[tuple[int, _Failure]] = []
     if failed:
         for position in np.flatnonzero(np.isin(codes, list(failed))):
@@ -430,8 +449,9 @@ def _render_jinja(
         try:
             # root_render_func, not render(): render() rewrites the traceback of every
             # failure, which costs milliseconds a row when a whole column is empty.
-            rendered[i] = concat(template.root_render_func(
-                template.new_context({**base, **context}, shared=True)))
+            rendered[i] = concat(
+                template.root_render_func(template.new_context({**base, **context}, shared=True))
+            )
         except Exception as error:  # any failure is this row's problem, not the campaign's
             failed[i] = _Failure(error)
     return rendered, failed
@@ -452,7 +472,7 @@ def _render_plain(
     if not piece.names:
         parts.insert(0, pa.array([""] * len(positions), pa.large_string()))
     joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
-    rendered = joined.to_numpy(zero_copy_only=False).astype(object)
+    rendered = joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
     done = np.zeros(len(positions), dtype=bool)
     failed: dict[int, _Failure] = {}
     for name in piece.names:  # in order of first appearance: the one Jinja meets first
@@ -462,6 +482,29 @@ def _render_plain(
             failed[int(i)] = _Failure(jinja2.UndefinedError(f"'{name}' is undefined"))
     rendered[done] = None
     return rendered, failed
+
+
+def _analyse_text(piece: _Piece, inputs: _Inputs) -> pd.DataFrame:
+    """`analyse_series` of each distinct text of the message.
+
+    A text made by concatenation is analysed part by part: each literal once and each
+    used column's distinct values once (a few thousand, where nearly every text of a
+    real sheet is distinct), the sizes then added per text by `analyse_parts`.
+    """
+    if not piece.plain:
+        return analyse_series(pd.Series(piece.unique, dtype=object))
+    assert piece.parts is not None
+    sizes: list[PartSizes] = []
+    for part in piece.parts:
+        if isinstance(part, str):
+            sizes.append(part_sizes([part]))  # the same in every text: broadcast
+        else:
+            codes, uniques = inputs.factorized(part.name)
+            at = codes[piece.first]
+            # A missing value (code -1) fails its row; its text is None and not analysed.
+            at = np.where(at < 0, len(uniques), at)
+            sizes.append(part_sizes([*uniques.tolist(), None]).take(at))
+    return analyse_parts(piece.unique, sizes)
 
 
 # --- problems -----------------------------------------------------------------------------
