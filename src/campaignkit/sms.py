@@ -576,7 +576,7 @@ def analyse_parts(
         extension |= part.extension
         np.maximum(widest, part.widest, out=widest)
         closed &= part.closed
-    present = np.not_equal(texts, None)
+    present = np.asarray(texts != None, dtype=bool)  # noqa: E711 (elementwise, not identity)
     size = np.where(present, np.where(gsm, septets, units), 0)
     # The bounds of `analyse_series`: past one segment, a GSM-7 text with an extension
     # character is walked where ceil(size / 152) != ceil(size / 153). A UCS-2 grapheme of
