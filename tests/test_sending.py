@@ -621,3 +621,50 @@ def test_a_lookup_that_times_out_is_asked_again_and_settles_the_row(tmp_path):
     assert flaky.methods == ["POST", "GET", "GET"]
     assert results["status"].tolist() == ["sent"]
     assert len(sandbox.accepted()) == 1
+
+
+def test_a_stop_while_rows_wait_for_their_slot_leaves_them_waiting_not_in_doubt(tmp_path):
+    """Stop after the first answer: rows holding an intent but no slot are forgotten, so the
+    next run sends them (0 unknown), and the sandbox receives every number exactly once."""
+    sandbox = Sandbox(seed=1)
+    stop = threading.Event()
+    first = go(rendered(6), sociocs(), sandbox, tmp_path, concurrency=4, stop=stop,
+               on_progress=lambda done, total: stop.set())
+    assert first.attrs["stopped"] == "stopped by the caller: the remaining rows are waiting"
+    assert set(first["status"]) <= {"sent", "waiting"}
+    assert (first["status"] == "waiting").sum() >= 1
+    second = go(rendered(6), sociocs(), sandbox, tmp_path, concurrency=4)
+    assert second["status"].tolist() == ["sent"] * 6
+    received = sandbox.accepted()["to"]
+    assert sorted(received) == NUMBERS[:6]
+
+
+def test_the_journal_writer_commits_in_order_and_a_failed_write_changes_nothing(tmp_path):
+    """Writes land in the order submitted (an outcome after its intent); a failing write is
+    rolled back, its caller gets the error, and the writer goes on with the next ones."""
+    from campaignkit.journal import JournalWriter
+
+    journal = Journal(tmp_path / "w.db")
+    journal.open_campaign("spring", "live", {"channel": {}, "message": None})
+
+    def boom(db):
+        Journal.write_pending(db, "spring", "live", [("c", "4", "d")], 1)
+        raise RuntimeError("disk full")
+
+    async def main() -> str:
+        with JournalWriter(journal) as writer:
+            await asyncio.gather(
+                writer.run(lambda db: Journal.write_pending(
+                    db, "spring", "live", [("a", "2", "d"), ("b", "3", "d")], 1)),
+                writer.run(lambda db: Journal.write_outcome(
+                    db, "spring", "live", [("a", "2", "d")], status="sent", attempts=1)),
+            )
+            with pytest.raises(RuntimeError) as failed:
+                await writer.run(boom)
+            await writer.run(lambda db: Journal.write_forget(db, "spring", "live", ["b"]))
+            return str(failed.value)
+
+    assert asyncio.run(main()) == "disk full"
+    records = journal.records("spring", "live")
+    assert {k: r.status for k, r in records.items()} == {"a": "sent"}
+    journal.close()

@@ -17,11 +17,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["CATCH_UP", "Pacer"]
+__all__ = ["CATCH_UP", "TOLERANCE", "Pacer"]
 
 #: no two requests start closer than 1 / (CATCH_UP * rate): after a stall the pacer catches
 #: up at 1 % above the rate, so timing jitter still leaves every 1-s window within 2 %
 CATCH_UP = 1.01
+#: seconds of timing noise a release may take from the next one (a GCRA tolerance): without it
+#: each late wake-up delays every later caller and the rate sags; with it, any 1-s window
+#: holds at most 1 + CATCH_UP * rate * (1 + TOLERANCE) starts (51, 203 and 507 at 50, 200
+#: and 500/s)
+TOLERANCE = 0.002
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -51,7 +56,8 @@ class Pacer:
     including callers already sleeping towards an earlier slot.
     """
 
-    __slots__ = ("_clock", "_gate", "_interval", "_next", "_resume_at", "_sleep", "rate")
+    __slots__ = ("_clock", "_gate", "_interval", "_next", "_resume_at", "_sleep", "_tat",
+                 "rate")
 
     def __init__(
         self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
@@ -64,6 +70,7 @@ class Pacer:
         self._sleep = sleep
         self._next: float | None = None
         self._gate = float("-inf")  # the earliest time the next caller may leave
+        self._tat = float("-inf")  # the earliest time the next caller may actually leave
         self._resume_at = float("-inf")
 
     def __repr__(self) -> str:
@@ -99,10 +106,21 @@ class Pacer:
             now = self._clock()
             if now >= self._resume_at:
                 # Callers that woke late together leave through a gate, one per
-                # interval / CATCH_UP. No await before the gate moves.
-                release = max(now, self._gate)
-                self._gate = release + self._interval / CATCH_UP
-                if release > now:
-                    await self._sleep(release - now)
+                # interval / CATCH_UP. No await before the gate moves. A gate sleeper can
+                # itself wake late, together with others (a stalled loop), so the actual
+                # releases are checked too (GCRA: at most one gap after the last actual one,
+                # less TOLERANCE), else the caller waits for that time.
+                gap = self._interval / CATCH_UP
+                release = max(now, self._gate, self._tat - TOLERANCE)
+                self._gate = release + gap
+                while True:
+                    if release > now:
+                        await self._sleep(release - now)
+                        now = self._clock()
+                    earliest = self._tat - TOLERANCE
+                    if now >= earliest:
+                        break
+                    release = earliest  # another caller left under a gap ago
+                self._tat = max(self._tat, now) + gap
                 return start
             # A pause began while this caller slept: take a new slot after it.

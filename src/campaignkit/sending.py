@@ -67,7 +67,7 @@ from ._loop import run_blocking
 from ._pacer import Pacer
 from .channels._base import Channel, LookupInconclusive, Receipt
 from .guardrails import Guardrails
-from .journal import Journal, Mode, Record, default_journal_path
+from .journal import Journal, JournalWriter, Mode, Record, default_journal_path
 from .message import Message
 from .problems import Problem
 
@@ -323,6 +323,12 @@ class _Run:
     columns: dict[Any, list[Any]] = field(default_factory=dict)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     inflight: dict[str, _Item] = field(default_factory=dict)
+    #: intent committed, waiting for the pacer's slot: certainly not sent yet
+    queued: dict[str, _Item] = field(default_factory=dict)
+    writer: JournalWriter | None = None
+    #: outcome writes not yet committed (the worker goes on meanwhile), and the first failure
+    unsettled: set[asyncio.Future[None]] = field(default_factory=set)
+    write_error: BaseException | None = None
     halt: CampaignError | None = None
     pause: CampaignPaused | None = None
 
@@ -336,22 +342,49 @@ class _Run:
         return f"{self.campaign}:{key}"
 
     def stopping(self) -> bool:
-        return (self.halt is not None or self.pause is not None
+        return (self.halt is not None or self.pause is not None or self.write_error is not None
                 or (self.stop is not None and self.stop.is_set()))
 
     def redact(self, text: str | None) -> str | None:
         return None if text is None else self.channel.redact(text)
 
-    def record(self, item: _Item, outcome: _Outcome) -> None:
-        sent_at = datetime.now(UTC).isoformat() if outcome.status in ("sent", "dry-run") else None
-        self.journal.mark_outcome(
-            self.campaign, self.mode, item.entries(), status=outcome.status, retry=outcome.retry,
-            attempts=item.attempts, http_status=outcome.http_status,
-            message_id=outcome.message_id, job_id=outcome.job_id,
-            error=self.redact(outcome.error), sent_at=sent_at,
-        )
+    async def write(self, work: Callable[[Any], None]) -> None:
+        """Commit ``work(db)`` on the journal writer's thread (never an fsync on the loop)."""
+        assert self.writer is not None
+        await self.writer.run(work)
+
+    def write_later(self, work: Callable[[Any], None]) -> None:
+        """Queue an outcome's commit and go on: only the intent must precede a send.
+
+        The writer commits in order, so the row's next intent lands after it; `run` waits for
+        every one (and raises the first failure) before the results are read.
+        """
+        assert self.writer is not None
+        future = self.writer.submit(work)
+        self.unsettled.add(future)
+        future.add_done_callback(self.written)
+
+    def written(self, future: asyncio.Future[None]) -> None:
+        self.unsettled.discard(future)
+        if not future.cancelled() and future.exception() is not None and self.write_error is None:
+            self.write_error = future.exception()
+
+    def settle(self, item: _Item) -> None:
         for k in item.keys:
             self.inflight.pop(k, None)
+            self.queued.pop(k, None)
+
+    def record(self, item: _Item, outcome: _Outcome) -> None:
+        sent_at = datetime.now(UTC).isoformat() if outcome.status in ("sent", "dry-run") else None
+        entries, attempts, error = item.entries(), item.attempts, self.redact(outcome.error)
+        # No longer in flight from here: the writer commits the outcome whatever happens to
+        # this coroutine, and `send_async` closes the writer before settle_inflight.
+        self.settle(item)
+        self.write_later(lambda db: Journal.write_outcome(
+            db, self.campaign, self.mode, entries, status=outcome.status, retry=outcome.retry,
+            attempts=attempts, http_status=outcome.http_status,
+            message_id=outcome.message_id, job_id=outcome.job_id, error=error, sent_at=sent_at,
+        ))
 
     def build(self, item: _Item) -> httpx.Request:
         rows = [self.row(p) for p in item.positions]
@@ -388,9 +421,9 @@ class _Run:
             self.record(item, outcome)
         except _Stopped:
             # Certainly not processed in this run (or never started): it waits.
-            self.journal.forget(self.campaign, self.mode, item.keys)
-            for k in item.keys:
-                self.inflight.pop(k, None)
+            keys = list(item.keys)
+            self.settle(item)
+            self.write_later(lambda db: Journal.write_forget(db, self.campaign, self.mode, keys))
         finally:
             self.bar.update(len(item.keys))
 
@@ -401,15 +434,22 @@ class _Run:
             request = self.build(item)
         except CampaignError as exc:
             return _Outcome("failed", retry=True, error=str(exc))
-        await self.pacer.acquire()
-        if self.stopping():
-            raise _Stopped
         item.attempts += 1
         recipients = [str(self.columns["to"][p]) if "to" in self.columns else None
                       for p in item.positions]
-        self.journal.mark_pending(self.campaign, self.mode, item.entries(), item.attempts,
-                                  recipients=recipients)
+        entries, attempts = item.entries(), item.attempts
+        # The intent is durable before the slot, so nothing but the send follows the pacer's
+        # release. Until the send the row is `queued`: a stop, pause or halt meanwhile
+        # forgets it (_Stopped), an interrupt too (settle_inflight): never left pending.
         for k in item.keys:
+            self.queued[k] = item
+        await self.write(lambda db: Journal.write_pending(
+            db, self.campaign, self.mode, entries, attempts, recipients=recipients))
+        await self.pacer.acquire()
+        if self.stopping():
+            raise _Stopped
+        for k in item.keys:  # no await from here to client.send: in flight = may have left
+            self.queued.pop(k, None)
             self.inflight[k] = item
         try:
             response = await client.send(request)
@@ -574,15 +614,31 @@ class _Run:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
+        finally:
+            # Every outcome committed before the results are read (or the interrupt settles).
+            await asyncio.gather(*list(self.unsettled), return_exceptions=True)
+        if self.write_error is not None:
+            raise self.write_error
 
     def settle_inflight(self) -> None:
-        """After an interrupt: requests that may have left become ``unknown``."""
+        """After an interrupt: requests that may have left become ``unknown``.
+
+        Rows whose intent was committed but which still waited for their slot certainly did
+        not leave: they are forgotten (``waiting``), never left pending. Called once the
+        writer is closed, so no queued write lands after these.
+        """
+        queued = [k for k in self.queued if k not in self.inflight]
+        if queued:
+            self.journal.forget(self.campaign, self.mode, queued)
+        self.queued.clear()
         items = {id(i): i for i in self.inflight.values()}
         for item in items.values():
-            self.record(item, _Outcome(
-                "unknown",
+            self.journal.mark_outcome(
+                self.campaign, self.mode, item.entries(), status="unknown",
+                attempts=item.attempts,
                 error="interrupted while the request was in flight: the provider may have "
-                      "sent it, so it is not sent again automatically"))
+                      "sent it, so it is not sent again automatically")
+        self.inflight.clear()
 
 
 # -- results --------------------------------------------------------------------------
@@ -797,10 +853,14 @@ async def send_async(
                 run.clients.append(await stack.enter_async_context(httpx.AsyncClient(
                     transport=transport, limits=limits, timeout=timeout,
                     follow_redirects=False)))
-            beat = asyncio.ensure_future(_heartbeat(jr, campaign, token))
+            # Journal writes of the run commit on this thread, grouped (JournalWriter).
+            writer = run.writer = JournalWriter(jr)
+            beat = asyncio.ensure_future(_heartbeat(writer, campaign, token))
             try:
                 await run.run(todo)
             except BaseException:
+                beat.cancel()
+                writer.close()  # every submitted write lands before the interrupt's
                 run.settle_inflight()
                 jr.set_state(campaign, mode, "interrupted",
                              note="interrupted: rows in flight are unknown, the rest waiting")
@@ -808,6 +868,7 @@ async def send_async(
                 raise
             finally:
                 beat.cancel()
+                writer.close()
                 bar.close()
         if run.pause is not None:
             jr.set_state(campaign, mode, "paused", note=str(run.pause),
@@ -839,10 +900,10 @@ async def send_async(
             jr.close()
 
 
-async def _heartbeat(journal: Journal, campaign: str, token: str) -> NoReturn:
+async def _heartbeat(writer: JournalWriter, campaign: str, token: str) -> NoReturn:
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
-        journal.heartbeat(campaign, token)
+        await writer.run(lambda db: Journal.write_heartbeat(db, campaign, token))
 
 
 def _chunks(items: list[_Item], to: list[Any], size: int) -> list[_Item]:
