@@ -16,21 +16,8 @@ import pytest
 
 from campaignkit import CampaignError
 from campaignkit.sandbox import Faults, Sandbox, SandboxCredentials, read_record, serve
+from test_sandbox import BIRD_SMS, CH, SOCIOCS_TEXT, TEXTUS_TEXT, WS
 
-SOCIOCS_TEXT = {
-    "provider": "twlo",
-    "channel_key": "twlo_16317471111",
-    "to": "+16175551212",
-    "name": "recipient_name",
-    "text": "message",
-}
-TEXTUS_TEXT = {"to": "+13035551234", "body": "New phone who dis?"}
-BIRD_SMS = {
-    "receiver": {"contacts": [{"identifierKey": "phonenumber", "identifierValue": "+31612345678"}]},
-    "body": {"type": "text", "text": {"text": "Single text message"}},
-}
-WS = "a1405560-c8d3-4b1a-877d-3f449ad95352"
-CH = "ce6a2fd6-b2fa-4f5a-a2cd-f3bd15883318"
 BIRD_PATH = f"/workspaces/{WS}/channels/{CH}/messages"
 SOCIOCS_HEADERS = {"apikey": "e047nbp2UnWuHD9m:Xqc37DHPGMyF0Z4hWX3Afn1Iyj6j7dPc"}
 TEXTUS_HEADERS = {"Authorization": "Bearer textus-token-1"}
