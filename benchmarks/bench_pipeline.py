@@ -192,6 +192,27 @@ def _texts_agree(ours: pd.Series, naive: pd.Series, whose: str = "Jinja2's") -> 
     )
 
 
+def _sms_agree(rendered: pd.DataFrame) -> tuple[bool, str]:
+    """Every row's (encoding, segments, characters) must be `analyse()` of its text, and
+    (None, 0, 0) where it has none."""
+    texts = rendered["text"].tolist()
+    infos = [None if t is None else analyse(t) for t in texts]
+    expected = _triples(
+        [None if i is None else i.encoding for i in infos],
+        [0 if i is None else i.segments for i in infos],
+        [0 if i is None else i.characters for i in infos],
+    )
+    encoding = rendered["encoding"].tolist()
+    ours = _triples(encoding, rendered["segments"], rendered["characters"])
+    different = int((ours != expected).any(axis=1).sum())
+    # _triples keeps only "is UCS-2": None must also be exactly where the text is None
+    different += sum((e is None) != (t is None) for e, t in zip(encoding, texts, strict=True))
+    return different == 0, (
+        f"(encoding, segments, characters) equal to analyse() on "
+        f"{len(texts) - different:,}/{len(texts):,} rows"
+    )
+
+
 # -- stages --------------------------------------------------------------------------------------
 
 
@@ -285,6 +306,8 @@ def _render(n: int, frame: pd.DataFrame, quick: bool) -> list[Result]:
         )
         naive = timings[naive_name].output
         ok, text = _texts_agree(timings["render(frame, msg)"].output["text"], naive)
+        ok_sms, sms = _sms_agree(timings["render(frame, msg)"].output)
+        ok, text = ok and ok_sms, f"{text}; {sms}"
         ok_j, text_j = _texts_agree(
             timings['render(frame, msg, engine="jinja")'].output["text"], naive
         )

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import regex
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from campaignkit.sms import (
     SmsInfo,
     _joining,
     analyse,
+    analyse_part_arrays,
     analyse_parts,
     analyse_series,
     estimate_cost,
@@ -363,3 +365,82 @@ def test_analyse_parts_equals_analyse_row_by_row(
         for t in texts
     ]
     assert list(out.itertuples(index=False, name=None)) == expected
+
+
+@st.composite
+def coded_parts(draw: st.DrawFn) -> tuple[list[list[str]], list[np.ndarray], int]:
+    """Parts as a column's distinct values and each text's code into them."""
+    n = draw(st.integers(1, 12))
+    pools = draw(st.lists(st.lists(_PART, min_size=1, max_size=4), max_size=5))
+    codes = [
+        np.array(draw(st.lists(st.integers(0, len(p) - 1), min_size=n, max_size=n))) for p in pools
+    ]
+    return pools, codes, n
+
+
+_FIELDS = ("gsm", "septets", "units", "extension", "simple", "widest", "closed")
+
+
+@settings(max_examples=300, deadline=None)
+@given(coded_parts(), st.data())
+def test_sizes_found_by_code_equal_analyse(
+    case: tuple[list[list[str]], list[np.ndarray], int], data: st.DataObject
+) -> None:
+    """Parts given as distinct values and codes (gathered inside) analyse like the texts."""
+    pools, codes, n = case
+    texts = np.array(
+        ["".join(p[c[i]] for p, c in zip(pools, codes, strict=True)) for i in range(n)], object
+    )
+    present = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    encoding, segments, characters = analyse_part_arrays(
+        np.where(present, texts, None), [part_sizes(p) for p in pools], present, codes
+    )
+    expected = [
+        (lambda i: (i.encoding, i.segments, i.characters))(analyse(t)) if here else (None, 0, 0)
+        for t, here in zip(texts, present, strict=True)
+    ]
+    got = zip(encoding.tolist(), segments.tolist(), characters.tolist(), strict=True)
+    assert list(got) == expected
+    assert (segments.dtype, characters.dtype) == (np.int64, np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(coded_parts(), st.integers(0, 5))
+def test_a_join_of_joins_is_the_join(
+    case: tuple[list[list[str]], list[np.ndarray], int], split: int
+) -> None:
+    """Parts joined in two groups, then the groups joined, equal every part joined at once."""
+    pools, codes, n = case
+    sizes = [part_sizes(p) for p in pools]
+    flat = PartSizes.join(sizes, n, codes)
+    groups = [
+        PartSizes.join(sizes[:split], n, codes[:split]),
+        PartSizes.join(sizes[split:], n, codes[split:]),
+    ]
+    joined = PartSizes.join(groups, n)
+    assert {f: getattr(joined, f).tolist() for f in _FIELDS} == {
+        f: getattr(flat, f).tolist() for f in _FIELDS
+    }
+
+
+def test_join_of_no_parts_is_the_empty_text() -> None:
+    """No parts make "" in every text, and a length-1 part is the same in every text."""
+    empty = part_sizes([""])
+    assert {f: getattr(PartSizes.join([], 3), f).tolist() for f in _FIELDS} == {
+        f: getattr(empty, f).tolist() * 3 for f in _FIELDS
+    }
+    hi = PartSizes.join([part_sizes(["Hi "]), part_sizes(["Ann", "Zoë😜"])], 2)
+    assert (hi.gsm.tolist(), hi.septets.tolist(), hi.units.tolist()) == (
+        [True, False],
+        [6, 7],
+        [6, 8],
+    )
+
+
+def test_part_sizes_of_an_arrow_array_equal_those_of_a_list() -> None:
+    """One Arrow array of many values (what render passes) gives the same sizes as a list."""
+    values = ["Ann", None, "a€[", FLAG, "e\u0301"]
+    by_list, by_arrow = part_sizes(values), part_sizes(pa.array(values, pa.string()))
+    assert {f: getattr(by_arrow, f).tolist() for f in _FIELDS} == {
+        f: getattr(by_list, f).tolist() for f in _FIELDS
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -340,8 +341,9 @@ def frames_and_templates(draw: st.DrawFn) -> tuple[pd.DataFrame, str]:
     n = draw(st.integers(1, 12))
     cells = {c: draw(st.lists(_CELLS, min_size=n, max_size=n)) for c in _COLUMNS}
     frame = recipients(**cells)  # type: ignore[arg-type]
+    dtype = draw(st.sampled_from(["str", object]))  # what a loaded sheet and a user give
     for column in _COLUMNS:
-        frame[column] = frame[column].astype("str")
+        frame[column] = frame[column].astype("str").astype(dtype)
     parts = draw(
         st.lists(
             st.one_of(
@@ -355,12 +357,46 @@ def frames_and_templates(draw: st.DrawFn) -> tuple[pd.DataFrame, str]:
     return frame, "".join(parts)
 
 
-@settings(max_examples=150, deadline=None)
-@given(frames_and_templates())
-def test_vectorised_substitution_equals_jinja(case: tuple[pd.DataFrame, str]) -> None:
-    """Plain substitution gives Jinja2's exact texts, problems and SMS columns."""
+def _forced(layout: str | int) -> object:
+    """A `_plain_groups` that always picks ``layout``: the heuristic's choice ("auto"), every
+    row joined by Arrow ("rows"), one group ("one"), or two groups split at that part."""
+    from campaignkit import templating
+
+    chosen = templating._plain_groups
+
+    def groups(parts: tuple[object, ...], radix: dict[str, int], rows: int) -> object:
+        if layout == "auto":
+            return chosen(parts, radix, rows)  # type: ignore[arg-type]
+        if layout == "rows":
+            return None
+        if layout == "one" or not 0 < int(layout) < len(parts):
+            return [parts]
+        return [parts[: int(layout)], parts[int(layout) :]]
+
+    return groups
+
+
+# The small frames drawn here make the heuristic pick one group or Arrow rows; every
+# layout must give the same frame, so each is forced in turn.
+_LAYOUTS = st.one_of(st.sampled_from(["auto", "rows", "one"]), st.integers(1, 5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames_and_templates(), _LAYOUTS)
+def test_vectorised_substitution_equals_jinja(
+    case: tuple[pd.DataFrame, str], layout: str | int
+) -> None:
+    """Plain substitution gives Jinja2's exact texts, problems and SMS columns, however
+    the concatenation is grouped."""
+    from campaignkit import templating
+
     frame, source = case
-    fast = render(frame, source)
+    with mock.patch.object(templating, "_plain_groups", wraps=_forced(layout)) as groups:
+        fast = render(frame, source)
+    # "str" columns take the vectorised path (an object column with a missing cell is no
+    # string dtype to pandas, so Jinja2 renders it, as before).
+    if all(frame[c].dtype == "str" for c in _COLUMNS):
+        assert groups.call_count == 1
     slow = render(frame, source, engine="jinja")
     pd.testing.assert_frame_equal(fast, slow)
     sms = ["encoding", "segments", "characters"]
@@ -369,6 +405,45 @@ def test_vectorised_substitution_equals_jinja(case: tuple[pd.DataFrame, str]) ->
         if text is None
         else (lambda i: (i.encoding, i.segments, i.characters))(analyse(text))
         for text in slow["text"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "layout"),
+    [
+        # 22 x 4 digits (the distinct values and the empty cell) fit 600 rows: one group
+        ("Hi {{ name }} at {{ clinic }}.", [5]),
+        # 22 x 31 do not, 22 + 31 are at most a quarter of them: two groups
+        ("Hi {{ name }}, {{ date }}!", [2, 3]),
+        ("{{ date }}, {{ name }} at {{ clinic }}", [1, 4]),
+        # an email per row: every row joined by Arrow
+        ("Hi {{ name }}, {{ email }}", None),
+    ],
+)
+def test_plain_layouts_on_a_larger_sheet(source: str, layout: list[int] | None) -> None:
+    """The heuristic groups parts whose values repeat; every layout equals Jinja2 and
+    `analyse`, empty cells (every seventh name) and long UCS-2 texts included."""
+    from campaignkit import templating
+
+    n = 600
+    people = recipients(
+        name=[("" if i % 7 == 0 else f"Zoë{i % 20}") for i in range(n)],
+        clinic=[["Leeds", "York", "Hull"][i % 3] for i in range(n)],
+        date=[f"2026-12-{i % 30 + 1:02d} {'ë' * (i % 60)}😜" for i in range(n)],
+        email=[f"p{i}@example.org" for i in range(n)],
+    )
+    with mock.patch.object(templating, "_plain_groups", wraps=templating._plain_groups) as spy:
+        fast = render(people, source)
+    groups = templating._plain_groups(*spy.call_args.args)
+    assert (None if groups is None else [len(g) for g in groups]) == layout
+    pd.testing.assert_frame_equal(fast, render(people, source, engine="jinja"))
+    assert int(fast["text"].isna().sum()) == 86  # rows 0, 7, … 595 have no name
+    sms = ["encoding", "segments", "characters"]
+    assert list(fast[sms].itertuples(index=False, name=None)) == [
+        (None, 0, 0)
+        if text is None
+        else (lambda i: (i.encoding, i.segments, i.characters))(analyse(text))
+        for text in fast["text"]
     ]
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "SmsEncoding",
     "SmsInfo",
     "analyse",
+    "analyse_part_arrays",
     "analyse_parts",
     "analyse_series",
     "estimate_cost",
@@ -500,16 +501,76 @@ class PartSizes:
             self.closed[indices],
         )
 
+    @staticmethod
+    def join(
+        parts: Sequence[PartSizes], n: int, at: Sequence[np.ndarray | None] | None = None
+    ) -> PartSizes:
+        """The sizes of ``n`` concatenations: entry ``i`` joins every part's entry ``i``, or
+        its entry ``at[k][i]`` for a part ``k`` with indices (a part of length 1 without is
+        the same in every concatenation).
 
-def part_sizes(values: Sequence[str | None] | pd.Series) -> PartSizes:
+        Sizes add up, flags combine (GSM-7 and simple if every part is, an extension if any
+        part has one); ``closed`` says that every part is closed, so the graphemes are the
+        parts' own and ``widest`` the widest of theirs. That makes a join of joins equal to
+        the join of all the parts, so parts may be joined in groups.
+
+        >>> hi, names = part_sizes(["Hi "]), part_sizes(["Ann", "Zoë"])
+        >>> PartSizes.join([hi, names], 2).units
+        array([6, 6])
+        """
+        if at is not None:
+            parts = [p if i is None else p.take(i) for p, i in zip(parts, at, strict=True)]
+        fixed = [p for p in parts if len(p.gsm) == 1]
+        varying = [p for p in parts if len(p.gsm) != 1]
+        # Length-1 parts folded into scalars first: a few scalar operations each, not a
+        # pass over every entry.
+        gsm = all(bool(p.gsm[0]) for p in fixed)
+        septets = sum(int(p.septets[0]) for p in fixed)
+        units = sum(int(p.units[0]) for p in fixed)
+        extension = any(bool(p.extension[0]) for p in fixed)
+        simple = all(bool(p.simple[0]) for p in fixed)
+        widest = max((int(p.widest[0]) for p in fixed), default=0)
+        closed = all(bool(p.closed[0]) for p in fixed)
+        if not varying:
+            return PartSizes(
+                np.full(n, gsm),
+                np.full(n, septets, dtype=np.int64),
+                np.full(n, units, dtype=np.int64),
+                np.full(n, extension),
+                np.full(n, simple),
+                np.full(n, widest, dtype=np.int64),
+                np.full(n, closed),
+            )
+        first, *rest = varying
+        gsm_a, septets_a, units_a = first.gsm & gsm, first.septets + septets, first.units + units
+        extension_a, simple_a = first.extension | extension, first.simple & simple
+        widest_a, closed_a = np.maximum(first.widest, widest), first.closed & closed
+        for part in rest:  # in place: these arrays are this join's own
+            gsm_a &= part.gsm
+            septets_a += part.septets
+            units_a += part.units
+            extension_a |= part.extension
+            simple_a &= part.simple
+            np.maximum(widest_a, part.widest, out=widest_a)
+            closed_a &= part.closed
+        return PartSizes(gsm_a, septets_a, units_a, extension_a, simple_a, widest_a, closed_a)
+
+
+def part_sizes(values: Sequence[str | None] | pd.Series | pa.Array) -> PartSizes:
     """The `PartSizes` of each value (a missing value is an empty part).
+
+    One call for many values (every literal and column value of a message together) is
+    much cheaper than one call each: the regular expressions are compiled once a call.
 
     >>> part_sizes(["a€", "😜"])
     PartSizes(gsm=array([ True, False]), septets=array([3, 1]), units=array([2, 2]), \
 extension=array([ True, False]), simple=array([ True, False]), widest=array([1, 2]), \
 closed=array([ True,  True]))
     """
-    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    if isinstance(values, pa.Array):
+        arr = values.cast(pa.large_string())
+    else:
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
 
     def count(pattern: str) -> np.ndarray:
         return _np(pc.fill_null(pc.count_substring_regex(arr, pattern), 0)).astype(np.int64)
@@ -549,11 +610,9 @@ def analyse_parts(
 
     ``parts[k]`` holds the sizes of every text's k-th part (gathered with `PartSizes.take`,
     or of length 1 for a part that is the same in every text), so ``texts[i]`` is the
-    concatenation of the parts at ``i``. Encoding and size add up
-    over the parts; the segments follow from the size unless a character that is never
-    split may straddle a boundary (the conditions `analyse_series` walks on): only those
-    texts are analysed whole. Equal to ``analyse_series(pd.Series(texts))`` row by row;
-    a missing text gives encoding None, 0 segments and 0 characters.
+    concatenation of the parts at ``i``. Equal to ``analyse_series(pd.Series(texts))`` row
+    by row; a missing text gives encoding None, 0 segments and 0 characters. The work is
+    `analyse_part_arrays`'s; this wraps its arrays in a frame.
 
     >>> hi, names = part_sizes(["Hi "]), part_sizes(["Ann", "Zoë"])
     >>> analyse_parts(["Hi Ann", "Hi Zoë"], [hi.take(np.array([0, 0])), names])
@@ -562,52 +621,104 @@ def analyse_parts(
     1    UCS-2         1           6
     """
     texts = np.asarray(texts, dtype=object)
-    n = len(texts)
-    gsm = np.ones(n, dtype=bool)
-    septets = np.zeros(n, dtype=np.int64)
-    units = np.zeros(n, dtype=np.int64)
-    extension = np.zeros(n, dtype=bool)
-    widest = np.zeros(n, dtype=np.int64)
-    closed = np.ones(n, dtype=bool)
-    for part in parts:
-        gsm &= part.gsm
-        septets += part.septets
-        units += part.units
-        extension |= part.extension
-        np.maximum(widest, part.widest, out=widest)
-        closed &= part.closed
     present = np.asarray(texts != None, dtype=bool)  # noqa: E711 (elementwise, not identity)
-    size = np.where(present, np.where(gsm, septets, units), 0)
-    # The bounds of `analyse_series`: past one segment, a GSM-7 text with an extension
-    # character is walked where ceil(size / 152) != ceil(size / 153). A UCS-2 grapheme of
-    # w units that moves on whole leaves at most w - 1 units of a segment unused, so the
-    # count lies between ceil(size / 67) and ceil(size / (68 - w)); a text is analysed whole
-    # where these differ, or where a part's edge may join its neighbour into one grapheme.
-    (gsm_single, gsm_multi), (ucs2_single, ucs2_multi) = _LIMITS["GSM-7"], _LIMITS["UCS-2"]
-    single = np.where(gsm, gsm_single, ucs2_single)
-    multi = np.where(gsm, gsm_multi, ucs2_multi)
-    fewest = -(-size // multi)
-    segments = np.where(size <= single, np.where(gsm, np.minimum(size, 1), 1), fewest)
-    # The units a segment may leave unused: 1 before an extension character, w - 1 before
-    # a grapheme of w units (0 when every character is one unit that may be cut anywhere).
-    slack = np.where(gsm, extension, np.maximum(widest - 1, 0))
-    exact = (size <= single) | (
-        (gsm | (closed & (widest <= ucs2_multi)))
-        & (-(-size // np.maximum(multi - slack, 1)) == fewest)
-    )
-    kind = np.where(present, gsm.astype(np.intp), 2)
-    encoding = np.array(["UCS-2", "GSM-7", None], dtype=object)[kind]
-    segments[~present] = 0
-    whole = np.flatnonzero(present & ~exact)
-    if len(whole):
-        sms = analyse_series(pd.Series(texts[whole], dtype=object))
-        encoding[whole] = sms["encoding"].to_numpy(dtype=object)
-        segments[whole] = sms["segments"].to_numpy()
-        size[whole] = sms["characters"].to_numpy()
+    encoding, segments, characters = analyse_part_arrays(texts, parts, present)
     return pd.DataFrame(
         {
-            "encoding": pd.Series(encoding, dtype=object),
-            "segments": pd.Series(segments.astype(np.int64)),
-            "characters": pd.Series(size.astype(np.int64)),
+            "encoding": pd.Series(encoding, dtype=object, copy=False),
+            "segments": pd.Series(segments, copy=False),
+            "characters": pd.Series(characters, copy=False),
         }
     )
+
+
+_ENCODINGS = np.array(["UCS-2", "GSM-7", None], dtype=object)
+# The sizes of "" (what no parts at all make), as `part_sizes` gives them.
+_EMPTY_PART = {
+    "gsm": True,
+    "septets": 0,
+    "units": 0,
+    "extension": False,
+    "widest": 0,
+    "closed": True,
+}
+
+
+def analyse_part_arrays(
+    texts: np.ndarray,
+    parts: Sequence[PartSizes],
+    present: np.ndarray,
+    at: Sequence[np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`analyse_parts` as arrays: (encoding, segments, characters), one entry per text.
+
+    Text ``i`` is the concatenation of every part's sizes at ``i``, or at ``at[k][i]`` for a
+    part ``k`` with indices (the sizes of a column's distinct values and each row's code:
+    gathered here, and only the sizes each text needs). ``present`` says which texts exist
+    (the others give None, 0, 0); ``texts`` is only read where the sizes cannot decide, so
+    it may be an object array holding anything elsewhere. Encoding and size add up over
+    the parts; the segments follow from the size unless a character that is never split
+    may straddle a boundary (the conditions `analyse_series` walks on): only those texts
+    are analysed whole. ``encoding`` is an object array of "GSM-7", "UCS-2" and None;
+    ``segments`` and ``characters`` are int64.
+
+    >>> hi, names = part_sizes(["Hi "]), part_sizes(["Ann", "Zoë"])
+    >>> texts = np.array(["Hi Zoë", "Hi Ann", None], dtype=object)
+    >>> analyse_part_arrays(texts, [hi, names], texts != None, [None, np.array([1, 0, 0])])
+    (array(['UCS-2', 'GSM-7', None], dtype=object), array([1, 1, 0]), array([6, 6, 0]))
+    """
+    n = len(present)
+    where = list(at) if at is not None else [None] * len(parts)
+
+    def fold(field: str, combine: np.ufunc, rows: np.ndarray | None = None) -> np.ndarray:
+        """``field`` of every text (of the texts at ``rows``), combined over the parts."""
+        out: np.ndarray | None = None
+        for part, index in zip(parts, where, strict=True):
+            values: np.ndarray = getattr(part, field)
+            if index is None and len(values) == 1:
+                picked = values[:1]  # the same in every text: broadcast
+            elif index is None:
+                picked = values if rows is None else values[rows]
+            else:
+                picked = values[index if rows is None else index[rows]]
+            out = picked if out is None else combine(out, picked)
+        length = n if rows is None else len(rows)
+        if out is None:  # no parts: the empty text
+            return np.full(length, _EMPTY_PART[field])
+        return np.broadcast_to(out, (length,))
+
+    gsm = fold("gsm", np.logical_and)
+    size = np.where(gsm, fold("septets", np.add), fold("units", np.add))
+    size[~present] = 0
+    (gsm_single, gsm_multi), (ucs2_single, ucs2_multi) = _LIMITS["GSM-7"], _LIMITS["UCS-2"]
+    long = np.flatnonzero(size > np.where(gsm, gsm_single, ucs2_single))
+    # One segment (none for an empty GSM-7 text) unless longer than a single segment.
+    segments = ((size > 0) | ~gsm).astype(np.int64)
+    # The bounds of `analyse_series`, on the long texts only: past one segment, a GSM-7 text
+    # with an extension character is walked where ceil(size / 152) != ceil(size / 153). A
+    # UCS-2 grapheme of w units that moves on whole leaves at most w - 1 units of a segment
+    # unused, so the count lies between ceil(size / 67) and ceil(size / (68 - w)); a text is
+    # analysed whole where these differ, or where a part's edge may join its neighbour into
+    # one grapheme (`PartSizes.join`: ``closed`` and ``widest`` as a join has them).
+    long_gsm, long_size = gsm[long], size[long]
+    widest = fold("widest", np.maximum, long)
+    multi = np.where(long_gsm, gsm_multi, ucs2_multi)
+    fewest = -(-long_size // multi)
+    segments[long] = fewest
+    # The units a segment may leave unused: 1 before an extension character, w - 1 before
+    # a grapheme of w units (0 when every character is one unit that may be cut anywhere).
+    slack = np.where(long_gsm, fold("extension", np.logical_or, long), np.maximum(widest - 1, 0))
+    exact = (long_gsm | (fold("closed", np.logical_and, long) & (widest <= ucs2_multi))) & (
+        -(-long_size // np.maximum(multi - slack, 1)) == fewest
+    )
+    kind = gsm.astype(np.intp)
+    kind[~present] = 2
+    encoding = _ENCODINGS[kind]
+    segments[~present] = 0
+    walk = long[~exact]  # present: a missing text has size 0, so it is never long
+    if len(walk):
+        sms = analyse_series(pd.Series(texts[walk], dtype=object))
+        encoding[walk] = sms["encoding"].to_numpy(dtype=object)
+        segments[walk] = sms["segments"].to_numpy()
+        size[walk] = sms["characters"].to_numpy()
+    return encoding, segments, size.astype(np.int64, copy=False)

@@ -14,8 +14,9 @@ column plus ``text``, ``encoding``, ``segments``, ``characters``, ``media`` and 
 * Filters beyond Jinja's own (``default``, ``title``, ``upper``…): ``date(fmt="%d %b %Y")``
   for ISO dates, date cells and Excel serial numbers.
 * A message of plain ``{{ name }}`` substitutions is rendered by vectorised concatenation
-  (Arrow), with the same texts and problems as Jinja2; anything else runs the compiled
-  template over column lists, once per distinct combination of values.
+  (Arrow), with the same texts and problems as Jinja2, and its SMS sizes are added up from
+  its parts'; anything else runs the compiled template over column lists, once per distinct
+  combination of values.
 
 >>> import pandas as pd
 >>> from campaignkit.problems import Problem
@@ -52,7 +53,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from ._errors import TemplateError
 from .message import Media, Message, Template
 from .problems import Problem
-from .sms import PartSizes, analyse_parts, analyse_series, part_sizes
+from .sms import PartSizes, analyse_part_arrays, analyse_series, part_sizes
 
 __all__ = ["RENDERED_COLUMNS", "render"]
 
@@ -77,6 +78,19 @@ class _Failure:
     error: BaseException
 
 
+_Part = str | nodes.Name  # of a plain template: literal text or a name
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Consecutive parts of a plain template, rendered once per combination of values."""
+
+    parts: tuple[_Part, ...]
+    combinations: int  # how many occur
+    codes: np.ndarray  # each row's combination
+    digits: dict[str, np.ndarray]  # each combination's digit of each name (`_Inputs.digits`)
+
+
 @dataclass
 class _Piece:
     """One templated string of the message: the text, a media URL or a WhatsApp variable."""
@@ -85,15 +99,19 @@ class _Piece:
     source: str
     template: jinja2.Template
     names: tuple[str, ...]  # the undeclared names, in order of first appearance
-    parts: tuple[str | nodes.Name, ...] | None  # literal text and names, if plain substitution
-    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    parts: tuple[_Part, ...] | None  # literal text and names, if plain substitution
+    # Each row's code into ``unique`` (one string per distinct combination of values), or
+    # None when ``unique`` holds every row's string (plain substitution).
+    codes: np.ndarray | None = None
     unique: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-    first: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    plain: bool = False  # rendered by concatenation: ``unique`` joins ``parts`` at ``first``
+    plain: bool = False  # rendered by concatenation of ``parts``, one string per row
+    groups: list[_Group] | None = None  # how, when plain (None: every row joined by Arrow)
 
     @property
     def rendered(self) -> np.ndarray:
-        """Each row's rendered string (None where it failed)."""
+        """Each row's rendered string (None where it failed); read-only, it may be ``unique``."""
+        if self.codes is None:
+            return self.unique
         rendered: np.ndarray = self.unique[self.codes]
         return rendered
 
@@ -154,19 +172,16 @@ def render(
 
     failed = np.zeros(len(out), dtype=bool)
     failed[list(found)] = True
-    out["text"] = _text_column(message, pieces, failed, out.index)
     if message.text is None:
-        out["encoding"] = pd.Series([None] * len(out), index=out.index, dtype=object)
-        out["segments"] = np.zeros(len(out), dtype=np.int64)
-        out["characters"] = np.zeros(len(out), dtype=np.int64)
+        encoding = np.full(len(out), None, dtype=object)
+        segments = characters = np.zeros(len(out), dtype=np.int64)
     else:
-        # Analysed once per distinct text, like the rendering itself.
-        sms = _analyse_text(pieces[0], inputs)
-        codes = np.where(failed, len(sms), pieces[0].codes)
-        encoding = np.append(sms["encoding"].to_numpy(dtype=object), [None])
-        out["encoding"] = pd.Series(encoding[codes], index=out.index, dtype=object)
-        out["segments"] = np.append(sms["segments"].to_numpy(), 0)[codes]
-        out["characters"] = np.append(sms["characters"].to_numpy(), 0)[codes]
+        encoding, segments, characters = _analyse_text(pieces[0], inputs, failed)
+    out["text"] = _text_column(message, pieces, failed, out.index)
+    # copy=False: these arrays are this call's own (a Series copies an array by default).
+    out["encoding"] = pd.Series(encoding, index=out.index, dtype=object, copy=False)
+    out["segments"] = pd.Series(segments, index=out.index, copy=False)
+    out["characters"] = pd.Series(characters, index=out.index, copy=False)
     out["media"] = _media_column(message, pieces, failed, out.index)
     out["template"] = _template_column(message, pieces, failed, out.index)
     out["problems"] = _extend_problems(out, found)
@@ -284,9 +299,9 @@ def _compile(env: SandboxedEnvironment, where: str, source: str) -> _Piece:
     return _Piece(where, source, env.from_string(ast), names, _plain_parts(ast))
 
 
-def _plain_parts(ast: nodes.Template) -> tuple[str | nodes.Name, ...] | None:
+def _plain_parts(ast: nodes.Template) -> tuple[_Part, ...] | None:
     """The literal text and names of a template that only substitutes ``{{ name }}``s."""
-    parts: list[str | nodes.Name] = []
+    parts: list[_Part] = []
     for statement in ast.body:
         if not isinstance(statement, nodes.Output):
             return None
@@ -325,14 +340,15 @@ def _match_columns(pieces: list[_Piece], columns: list[str]) -> dict[str, str | 
 
 
 class _Inputs:
-    """The used columns, each as a list with None for an empty cell, built once per render."""
+    """The used columns, each factorised once per render: digits, empty cells, lists."""
 
     def __init__(self, frame: pd.DataFrame, lookup: dict[str, str | None]) -> None:
         self.frame = frame
         self.lookup = lookup
-        self._values: dict[str, list[Any]] = {}
+        self._digits: dict[str, tuple[np.ndarray, int]] = {}
         self._empty: dict[str, np.ndarray] = {}
         self._factorized: dict[str, tuple[np.ndarray, pd.Index | np.ndarray]] = {}
+        self._texts: dict[str, pa.Array] = {}
 
     def column(self, name: str) -> pd.Series | None:
         column = self.lookup.get(name)
@@ -341,15 +357,17 @@ class _Inputs:
     def all_text(self, piece: _Piece) -> bool:
         return all(pd.api.types.is_string_dtype(self.column(n)) for n in piece.names)
 
-    def empty(self, name: str) -> np.ndarray:
-        """Where ``name``'s cell is empty: missing, or only whitespace."""
-        if name not in self._empty:
+    def digits(self, name: str) -> tuple[np.ndarray, int]:
+        """(each row's ``name`` value as a digit, the radix): 0 for every empty cell, k for
+        the k-th distinct value (counted from 1), so digits of several names make one key.
+        """
+        if name not in self._digits:
             series = self.column(name)
             if series is None:
-                mask = np.ones(len(self.frame), dtype=bool)
+                self._digits[name] = (np.zeros(len(self.frame), dtype=np.int64), 1)
             else:
-                # Found among the distinct values (a few thousand, not every row); a missing
-                # cell has code -1, which picks the appended False.
+                # Emptiness is decided among the distinct values (a few thousand, not every
+                # row); a missing cell has code -1, which picks the appended 0.
                 codes, uniques = self.factorized(name)
                 if isinstance(series.dtype, pd.StringDtype):
                     distinct = pd.Series(uniques, dtype=series.dtype).str.strip().eq("")
@@ -361,9 +379,25 @@ class _Inputs:
                     )
                 else:
                     blank = np.zeros(len(uniques), dtype=bool)
-                mask = (codes < 0) | np.append(blank, False)[codes]
-            self._empty[name] = mask
+                digit = np.where(blank, 0, np.arange(1, len(uniques) + 1, dtype=np.int64))
+                self._digits[name] = (np.append(digit, 0)[codes], len(uniques) + 1)
+        return self._digits[name]
+
+    def empty(self, name: str) -> np.ndarray:
+        """Where ``name``'s cell is empty: missing, or only whitespace."""
+        if name not in self._empty:
+            self._empty[name] = self.digits(name)[0] == 0
         return self._empty[name]
+
+    def texts(self, name: str) -> pa.Array:
+        """The text of each digit of ``name`` (a text column): "" for 0, then its values."""
+        if name not in self._texts:
+            _, uniques = self.factorized(name)
+            values = pa.array(uniques, type=pa.large_string(), from_pandas=True)
+            if isinstance(values, pa.ChunkedArray):  # what an Arrow-backed column gives
+                values = values.combine_chunks()
+            self._texts[name] = pa.concat_arrays([pa.array([""], pa.large_string()), values])
+        return self._texts[name]
 
     def values(self, name: str, positions: np.ndarray) -> list[Any]:
         """The cells of ``name`` at ``positions`` as Python objects, None where empty."""
@@ -379,8 +413,23 @@ class _Inputs:
         """(code of each row's ``name`` value, -1 where missing; the distinct values)."""
         if name not in self._factorized:
             codes, uniques = pd.factorize(self.column(name))
-            self._factorized[name] = (codes.astype(np.int64), uniques)
+            self._factorized[name] = (codes.astype(np.int64, copy=False), uniques)
         return self._factorized[name]
+
+    def key(self, names: tuple[str, ...]) -> tuple[np.ndarray, int]:
+        """(each row's combination of ``names`` values as one number, how many there can be).
+
+        Every empty cell is the same digit (undefined to Jinja). For a few names of few
+        values (a group of `_plain_groups`), whose product of radixes is at most the rows.
+        The key is read-only: for one name it is that name's digits.
+        """
+        if not names:
+            return np.zeros(len(self.frame), dtype=np.int64), 1
+        key, size = self.digits(names[0])
+        for name in names[1:]:
+            digits, radix = self.digits(name)
+            key, size = key * radix + digits, size * radix
+        return key, size
 
     def combinations(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(code of each row's combination of ``names`` values, first row of each code).
@@ -391,15 +440,12 @@ class _Inputs:
         """
         key = np.zeros(len(self.frame), dtype=np.int64)
         for name in names:
-            series = self.column(name)
-            if series is None:
+            digits, radix = self.digits(name)
+            if radix == 1:
                 continue
-            codes, uniques = self.factorized(name)
-            codes = codes + 1
-            codes[self.empty(name)] = 0  # every empty cell is the same: undefined
-            if int(key.max(initial=0)) * (len(uniques) + 1) >= 2**62:
+            if int(key.max(initial=0)) * radix >= 2**62:
                 key = pd.factorize(key)[0].astype(np.int64)
-            key = key * (len(uniques) + 1) + codes
+            key = key * radix + digits
         # factorize numbers codes in order of first appearance (a hash, not a sort), so a
         # code's first row is where the running maximum of the codes steps up.
         combination = pd.factorize(key)[0].astype(np.int64)
@@ -411,24 +457,25 @@ class _Inputs:
 
 
 def _render(piece: _Piece, inputs: _Inputs, *, plain: bool) -> list[tuple[int, _Failure]]:
-    """Render ``piece`` once per distinct combination of its values; set ``piece.rendered``.
+    """Render ``piece`` and set its ``unique`` and ``codes``: returns the failed rows (by
+    position) with their failure.
 
-    Returns the failed rows (by position) with their failure.
+    Jinja2 renders once per distinct combination of the piece's values; concatenation
+    renders every row (see `_render_plain`).
     """
-    codes, first = inputs.combinations(piece.names)
     if plain:
-        unique, failed = _render_plain(piece, inputs, first)
-    else:
-        unique, failed = _render_jinja(piece, inputs, first)
+        piece.unique, piece.groups, failures = _render_plain(piece, inputs)
+        piece.codes = None
+        piece.plain = True
+        return failures
+    codes, first = inputs.combinations(piece.names)
+    piece.unique, failed = _render_jinja(piece, inputs, first)
     piece.codes = codes
-    piece.unique = unique
-    piece.first = first
-    piece.plain = plain
-    failures: list[tuple[int, _Failure]] = []
-    if failed:
-        for position in np.flatnonzero(np.isin(codes, list(failed))):
-            failures.append((int(position), failed[int(codes[position])]))
-    return failures
+    piece.plain = False
+    return [
+        (int(position), failed[int(codes[position])])
+        for position in (np.flatnonzero(np.isin(codes, list(failed))) if failed else ())
+    ]
 
 
 def _render_jinja(
@@ -458,53 +505,179 @@ def _render_jinja(
 
 
 def _render_plain(
-    piece: _Piece, inputs: _Inputs, positions: np.ndarray
-) -> tuple[np.ndarray, dict[int, _Failure]]:
-    """Vectorised ``{{ name }}`` substitution; the first empty name fails a row, as in Jinja."""
+    piece: _Piece, inputs: _Inputs
+) -> tuple[np.ndarray, list[_Group] | None, list[tuple[int, _Failure]]]:
+    """Vectorised ``{{ name }}`` substitution, one string per row; the first empty name
+    fails a row, as in Jinja.
+
+    Making a Python string is most of the cost (about 0.1 µs each), so a part whose
+    values repeat is rendered once per distinct combination (`_plain_groups`); the texts
+    of a row are then one lookup, or two joined by one ``+``.
+    """
     assert piece.parts is not None
-    parts = []
-    for part in piece.parts:
-        if isinstance(part, str):
-            parts.append(pa.scalar(part, pa.large_string()))
-        else:
-            series = inputs.column(part.name).take(positions)  # type: ignore[union-attr]
-            parts.append(pa.array(series, type=pa.large_string(), from_pandas=True))
-    if not piece.names:
-        parts.insert(0, pa.array([""] * len(positions), pa.large_string()))
-    joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
-    rendered = joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
-    done = np.zeros(len(positions), dtype=bool)
-    failed: dict[int, _Failure] = {}
+    n = len(inputs.frame)
+    radix = {name: inputs.digits(name)[1] for name in piece.names}
+    layout = _plain_groups(piece.parts, radix, n)
+    groups = None
+    if layout is None:
+        texts = _join_rows(piece.parts, inputs)
+    else:
+        made = [_join_group(parts, inputs) for parts in layout]
+        groups = [group for group, _ in made]
+        texts = made[0][1]
+        for _, strings in made[1:]:
+            texts = texts + strings  # str + str per row, in C
+    done = np.zeros(n, dtype=bool)
+    failures: list[tuple[int, _Failure]] = []
     for name in piece.names:  # in order of first appearance: the one Jinja meets first
-        first = inputs.empty(name)[positions] & ~done
-        done |= first
-        for i in np.flatnonzero(first):
-            failed[int(i)] = _Failure(jinja2.UndefinedError(f"'{name}' is undefined"))
-    rendered[done] = None
-    return rendered, failed
+        first = inputs.empty(name) & ~done
+        rows = np.flatnonzero(first)
+        if len(rows):
+            done |= first
+            failure = _Failure(jinja2.UndefinedError(f"'{name}' is undefined"))
+            failures.extend((row, failure) for row in rows.tolist())
+    if failures:
+        texts[done] = None
+    return texts, groups, failures
 
 
-def _analyse_text(piece: _Piece, inputs: _Inputs) -> pd.DataFrame:
-    """`analyse_series` of each distinct text of the message.
+def _plain_groups(
+    parts: tuple[_Part, ...], radix: dict[str, int], rows: int
+) -> list[tuple[_Part, ...]] | None:
+    """How to concatenate ``parts``: as one group rendered once per distinct combination of
+    its names' values, as a left and a right group so made and joined per row, or None:
+    every row joined by Arrow.
 
-    A text made by concatenation is analysed part by part: each literal once and each
-    used column's distinct values once (a few thousand, where nearly every text of a
-    real sheet is distinct), the sizes then added per text by `analyse_parts`.
+    ``radix`` bounds each name's distinct values (empty cells being one more). A group
+    pays one Python string per combination it may hold, a row per group beyond the first
+    one ``+``: one group while its combinations cannot outnumber the rows, two while
+    theirs are at most a quarter of the rows (``+`` costs about half of an Arrow join).
+
+    >>> name, date = nodes.Name("name", "load"), nodes.Name("date", "load")
+    >>> _plain_groups(("Hi ", name), {"name": 45}, 1000)
+    [('Hi ', Name(name='name', ctx='load'))]
+    >>> _plain_groups(("Hi ", name, " on ", date), {"name": 45, "date": 200}, 1000)
+    [('Hi ', Name(name='name', ctx='load')), (' on ', Name(name='date', ctx='load'))]
+    >>> _plain_groups(("Hi ", name, " on ", date), {"name": 500, "date": 200}, 1000) is None
+    True
+    """
+
+    def size(group: tuple[_Part, ...]) -> int:
+        return math.prod(radix[n] for n in dict.fromkeys(_names(group)))
+
+    if size(parts) <= max(rows, 1):
+        return [parts]
+    splits = [(parts[:i], parts[i:]) for i in range(1, len(parts))]
+    best = min(splits, key=lambda pair: size(pair[0]) + size(pair[1]), default=None)
+    if best is not None and size(best[0]) + size(best[1]) <= rows // 4:
+        return list(best)
+    return None
+
+
+def _names(parts: tuple[_Part, ...]) -> Iterator[str]:
+    return (part.name for part in parts if isinstance(part, nodes.Name))
+
+
+def _join_rows(parts: tuple[_Part, ...], inputs: _Inputs) -> np.ndarray:
+    """Every row's concatenation of ``parts`` (None where a cell is missing)."""
+    arrays: list[pa.Array | pa.Scalar] = []
+    if not any(isinstance(part, nodes.Name) for part in parts):
+        # The join needs one array (`_plain_groups` never chooses this: one group does it).
+        arrays.append(pa.array([""] * len(inputs.frame), pa.large_string()))
+    for part in parts:
+        if isinstance(part, str):
+            arrays.append(pa.scalar(part, pa.large_string()))
+        else:
+            column = inputs.column(part.name)
+            arrays.append(pa.array(column, type=pa.large_string(), from_pandas=True))
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar("", pa.large_string()))
+    texts: np.ndarray = joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return texts
+
+
+def _join_group(parts: tuple[_Part, ...], inputs: _Inputs) -> tuple[_Group, np.ndarray]:
+    """The group of ``parts`` and every row's concatenation of them, made once per
+    combination that occurs ("" for an empty cell: a row with one fails whatever its text).
+    """
+    names = tuple(dict.fromkeys(_names(parts)))
+    key, size = inputs.key(names)
+    used = np.flatnonzero(np.bincount(key, minlength=size))
+    digits: dict[str, np.ndarray] = {}
+    rest = used
+    for name in reversed(names):  # the key's digits, last name first
+        radix = inputs.digits(name)[1]
+        digits[name], rest = rest % radix, rest // radix
+    arrays: list[pa.Array | pa.Scalar] = []
+    if not names:  # the join needs one array
+        arrays.append(pa.array([""] * len(used), pa.large_string()))
+    for part in parts:
+        if isinstance(part, str):
+            arrays.append(pa.scalar(part, pa.large_string()))
+        else:
+            arrays.append(inputs.texts(part.name).take(digits[part.name]))
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar("", pa.large_string()))
+    strings = joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    number = np.empty(size, dtype=np.intp)
+    number[used] = np.arange(len(used))
+    codes = number[key]
+    return _Group(parts, len(used), codes, digits), strings[codes]
+
+
+def _analyse_text(
+    piece: _Piece, inputs: _Inputs, failed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(encoding, segments, characters) of every row's text: None, 0, 0 where it failed.
+
+    A text made by Jinja2 is analysed once per distinct text, like the rendering. A text
+    made by concatenation is analysed part by part: each literal and each used column's
+    distinct values once (a few thousand, where nearly every text of a real sheet is
+    distinct), in one `part_sizes` call; `analyse_part_arrays` then adds them up per row.
     """
     if not piece.plain:
-        return analyse_series(pd.Series(piece.unique, dtype=object))
+        assert piece.codes is not None
+        sms = analyse_series(pd.Series(piece.unique, dtype=object))
+        codes = np.where(failed, len(sms), piece.codes)
+        return (
+            np.append(sms["encoding"].to_numpy(dtype=object), [None])[codes],
+            np.append(sms["segments"].to_numpy(), 0)[codes],
+            np.append(sms["characters"].to_numpy(), 0)[codes],
+        )
     assert piece.parts is not None
-    sizes: list[PartSizes] = []
-    for part in piece.parts:
-        if isinstance(part, str):
-            sizes.append(part_sizes([part]))  # the same in every text: broadcast
-        else:
-            codes, uniques = inputs.factorized(part.name)
-            at = codes[piece.first]
-            # A missing value (code -1) fails its row; its text is None and not analysed.
-            at = np.where(at < 0, len(uniques), at)
-            sizes.append(part_sizes([*uniques.tolist(), None]).take(at))
-    return analyse_parts(piece.unique, sizes)
+    # Every literal and every distinct value in one `part_sizes` call (the regular
+    # expressions are compiled once a call); `sized` then picks each part's sizes.
+    literals = {part: i for i, part in enumerate(dict.fromkeys(_literals(piece.parts)))}
+    texts = [pa.array(list(literals), pa.large_string())]
+    offset: dict[str, int] = {}
+    start = len(literals)
+    for name in piece.names:
+        offset[name] = start
+        texts.append(inputs.texts(name))
+        start += len(texts[-1])
+    sizes = part_sizes(pa.concat_arrays(texts))
+
+    def sized(
+        parts: tuple[_Part, ...], digits: dict[str, np.ndarray]
+    ) -> tuple[list[PartSizes], list[np.ndarray | None]]:
+        """The sizes of ``parts`` and where each combination (or row) finds its own."""
+        literal = [sizes.take(np.array([literals[p]])) for p in _literals(parts)]
+        at: list[np.ndarray | None] = [offset[n] + digits[n] for n in _names(parts)]
+        return [*literal, *[sizes] * len(at)], [*[None] * len(literal), *at]
+
+    if piece.groups is None:
+        parts, at = sized(piece.parts, {name: inputs.digits(name)[0] for name in piece.names})
+    else:
+        # Joined per combination of each group (a few thousand) and found per row by its
+        # code: joins of joins are joins (`PartSizes.join`).
+        parts = []
+        for group in piece.groups:
+            group_parts, group_at = sized(group.parts, group.digits)
+            parts.append(PartSizes.join(group_parts, group.combinations, group_at))
+        at = [g.codes for g in piece.groups]
+    return analyse_part_arrays(piece.unique, parts, ~failed, at)
+
+
+def _literals(parts: tuple[_Part, ...]) -> Iterator[str]:
+    return (part for part in parts if isinstance(part, str))
 
 
 # --- problems -----------------------------------------------------------------------------
@@ -556,10 +729,7 @@ def _problem(
 
 
 def _extend_problems(frame: pd.DataFrame, found: dict[int, list[Problem]]) -> pd.Series:
-    if "problems" in frame.columns:
-        current = frame["problems"]
-    else:
-        current = pd.Series([()] * len(frame), index=frame.index, dtype=object)
+    current = frame["problems"] if "problems" in frame.columns else _constant((), frame.index)
     if not found:
         return current
     values = current.tolist()
@@ -575,17 +745,26 @@ def _text_column(
     message: Message, pieces: list[_Piece], failed: np.ndarray, index: pd.Index
 ) -> pd.Series:
     if message.text is None:
-        return pd.Series([None] * len(index), index=index, dtype=object)
+        return _constant(None, index)
     text = pieces[0].rendered
-    text[failed] = None  # a row whose media or template variable failed is not sent either
-    return pd.Series(text, index=index, dtype=object)
+    if failed.any():  # a row whose media or template variable failed is not sent either
+        text = text.copy()  # `rendered` may be the piece's own array
+        text[failed] = None
+    return pd.Series(text, index=index, dtype=object, copy=False)
+
+
+def _constant(value: object, index: pd.Index) -> pd.Series:
+    """An object column holding ``value`` (None, an empty tuple) in every row."""
+    values = np.empty(len(index), dtype=object)
+    values.fill(value)
+    return pd.Series(values, index=index, dtype=object, copy=False)
 
 
 def _media_column(
     message: Message, pieces: list[_Piece], failed: np.ndarray, index: pd.Index
 ) -> pd.Series:
     if not message.media:
-        return pd.Series([()] * len(index), index=index, dtype=object)
+        return _constant((), index)
     first = 1 if message.text is not None else 0
     urls = [p.rendered for p in pieces[first : first + len(message.media)]]
     made: dict[tuple[str, ...], tuple[Media, ...]] = {}
@@ -607,7 +786,7 @@ def _template_column(
     message: Message, pieces: list[_Piece], failed: np.ndarray, index: pd.Index
 ) -> pd.Series:
     if message.template is None:
-        return pd.Series([None] * len(index), index=index, dtype=object)
+        return _constant(None, index)
     first = (1 if message.text is not None else 0) + len(message.media)
     leaves = [p.rendered for p in pieces[first:]]
     paths = [path for path, _ in _leaves(message.template.variables)]
