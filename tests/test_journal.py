@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -152,3 +153,74 @@ def test_pending_then_outcome_is_what_a_reader_sees(journal):
     with Journal(journal.path) as reader:
         record = reader.records("spring")["k"]
     assert (record.status, record.message_id, record.attempts) == ("sent", "m1", 1)
+
+
+# -- the writer: group commit, one statement per run of upserts, close --------------------
+
+
+def _traced(journal: Journal) -> list[str]:
+    """Every statement the journal's connection runs from now on, first word upper-cased."""
+    statements: list[str] = []
+    journal._db.set_trace_callback(lambda sql: statements.append(sql.split()[0].upper()))
+    return statements
+
+
+def test_writes_of_one_loop_pass_commit_together_as_one_statement(journal):
+    """Fifty intents submitted in one pass of the event loop: 1 transaction, 1 INSERT."""
+    from campaignkit.journal import JournalWriter
+
+    journal.open_campaign("spring", "live", {"channel": {}, "message": None})
+    statements = _traced(journal)
+
+    async def main() -> None:
+        with JournalWriter(journal) as writer:
+            await asyncio.gather(*(
+                writer.run(Journal.pending("spring", "live", [(f"k{i}", str(i + 2), "d")], 1))
+                for i in range(50)))
+
+    asyncio.run(main())
+    assert statements == ["BEGIN", "INSERT", "COMMIT"]
+    assert len(journal.records("spring")) == 50
+
+
+def test_upserts_merge_only_with_their_neighbours_so_the_last_version_wins(journal):
+    """Intent, outcome, intent in one pass: three statements in order; the outcome stands."""
+    from campaignkit.journal import JournalWriter
+
+    journal.open_campaign("spring", "live", {"channel": {}, "message": None})
+    statements = _traced(journal)
+
+    async def main() -> None:
+        with JournalWriter(journal) as writer:
+            await asyncio.gather(
+                writer.run(Journal.pending("spring", "live", [("a", "2", "d")], 1)),
+                writer.run(Journal.outcome("spring", "live", [("a", "2", "d")], status="sent",
+                                           attempts=1, message_id="m1")),
+                writer.run(Journal.pending("spring", "live", [("b", "3", "d")], 1)),
+            )
+
+    asyncio.run(main())
+    assert statements == ["BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT"]
+    records = journal.records("spring")
+    assert {k: (r.status, r.message_id) for k, r in records.items()} == {
+        "a": ("sent", "m1"), "b": ("pending", None)}
+
+
+def test_close_commits_the_writes_waiting_behind_a_commit_under_way(journal):
+    """An interrupt closes the writer on the loop's thread: every submitted write lands."""
+    from campaignkit.journal import JournalWriter
+
+    journal.open_campaign("spring", "live", {"channel": {}, "message": None})
+
+    async def main() -> None:
+        writer = JournalWriter(journal)
+        writer.submit(Journal.pending("spring", "live", [("a", "2", "d")], 1))
+        await asyncio.sleep(0)  # the first pass ends: "a" is committing on the thread
+        writer.submit(Journal.pending("spring", "live", [("b", "3", "d")], 1))
+        writer.submit(Journal.pending("spring", "live", [("c", "4", "d")], 1))
+        writer.close()  # no await: the loop runs no callback meanwhile
+        with pytest.raises(RuntimeError, match="the journal writer is closed"):
+            writer.submit(Journal.pending("spring", "live", [("d", "5", "d")], 1))
+
+    asyncio.run(main())
+    assert sorted(journal.records("spring")) == ["a", "b", "c"]
