@@ -18,6 +18,7 @@ key (from the data, never its position), sent where a provider has a reference f
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -110,7 +111,7 @@ class Channel(ABC):
     ) -> httpx.Request:
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return httpx.Request(
-            method, self.base_url.rstrip("/") + path, content=content, headers=dict(headers)
+            method, _url(self.base_url, path), content=content, headers=dict(headers)
         )
 
     def redact(self, text: str) -> str:
@@ -279,3 +280,9 @@ def media_url_message(url: str) -> str | None:
             "percent-encode them (in a template: {{ value | urlencode }})"
         )
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _url(base_url: str, path: str) -> httpx.URL:
+    """``base_url`` joined with ``path``, parsed once (httpx reuses a parsed URL as is)."""
+    return httpx.URL(base_url.rstrip("/") + path)
