@@ -562,7 +562,9 @@ class JournalWriter:
     Why the split: SQLite gives up the GIL around every statement, so a thread running
     the statements waits for the busy loop thread at each one. Measured at 700 rows/s
     (`benchmarks/bench_send.py`): statements in the thread took 1.4 ms a commit, against
-    tens of microseconds alone.
+    0.1 ms on the loop. ``BEGIN`` waits on the loop while another process writes the same
+    file (rare: `send` keeps a journal per campaign by default). Use it from the loop's
+    thread only.
 
     >>> with JournalWriter(journal) as writer:  # doctest: +SKIP
     ...     await writer.run(lambda db: journal.write_forget(db, "spring", "live", ["k"]))
