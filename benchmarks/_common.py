@@ -489,7 +489,8 @@ def _ratio(result: Result) -> str:
         return "—"
     if result.baseline_s is None:  # a limit line: the measured value itself
         return f"{result.ratio:,.0f}"
-    return f"{result.ratio:,.1f}×"
+    # Near 1 (the send lines, with targets like 0.99–1.01×) one decimal would hide a miss.
+    return f"{result.ratio:.3f}×" if result.ratio < 2 else f"{result.ratio:,.1f}×"
 
 
 def format_table(results: Sequence[Result]) -> str:
