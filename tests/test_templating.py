@@ -357,6 +357,16 @@ def frames_and_templates(draw: st.DrawFn) -> tuple[pd.DataFrame, str]:
     return frame, "".join(parts)
 
 
+def _assert_sms_of_each_text(rendered: pd.DataFrame, texts: pd.Series) -> None:
+    """Each row's (encoding, segments, characters) is `analyse` of its text; none for none."""
+    sms = ["encoding", "segments", "characters"]
+    assert list(rendered[sms].itertuples(index=False, name=None)) == [
+        (None, 0, 0) if text is None else (lambda i: (i.encoding, i.segments, i.characters))(
+            analyse(text))
+        for text in texts
+    ]
+
+
 def _forced(layout: str | int) -> object:
     """A `_plain_groups` that always picks ``layout``: the heuristic's choice ("auto"), every
     row joined by Arrow ("rows"), one group ("one"), or two groups split at that part."""
@@ -399,13 +409,7 @@ def test_vectorised_substitution_equals_jinja(
         assert groups.call_count == 1
     slow = render(frame, source, engine="jinja")
     pd.testing.assert_frame_equal(fast, slow)
-    sms = ["encoding", "segments", "characters"]
-    assert list(fast[sms].itertuples(index=False, name=None)) == [
-        (None, 0, 0)
-        if text is None
-        else (lambda i: (i.encoding, i.segments, i.characters))(analyse(text))
-        for text in slow["text"]
-    ]
+    _assert_sms_of_each_text(fast, slow["text"])
 
 
 @pytest.mark.parametrize(
@@ -438,13 +442,7 @@ def test_plain_layouts_on_a_larger_sheet(source: str, layout: list[int] | None) 
     assert (None if groups is None else [len(g) for g in groups]) == layout
     pd.testing.assert_frame_equal(fast, render(people, source, engine="jinja"))
     assert int(fast["text"].isna().sum()) == 86  # rows 0, 7, … 595 have no name
-    sms = ["encoding", "segments", "characters"]
-    assert list(fast[sms].itertuples(index=False, name=None)) == [
-        (None, 0, 0)
-        if text is None
-        else (lambda i: (i.encoding, i.segments, i.characters))(analyse(text))
-        for text in fast["text"]
-    ]
+    _assert_sms_of_each_text(fast, fast["text"])
 
 
 @pytest.mark.parametrize(
