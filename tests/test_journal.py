@@ -224,3 +224,47 @@ def test_close_commits_the_writes_waiting_behind_a_commit_under_way(journal):
 
     asyncio.run(main())
     assert sorted(journal.records("spring")) == ["a", "b", "c"]
+
+
+def test_another_thread_writing_the_same_journal_waits_for_the_writers_transaction(
+    journal, monkeypatch
+):
+    """The writer's transaction spans two threads (statements on the loop, COMMIT on its
+    own): a write from a third thread on the same Journal waits for it, then lands."""
+    import threading
+
+    from campaignkit.journal import JournalWriter
+
+    journal.open_campaign("spring", "live", {"channel": {}, "message": None})
+    gate = threading.Event()
+    commit = JournalWriter._commit
+
+    def held_commit(self: JournalWriter) -> None:
+        gate.wait(10)
+        commit(self)
+
+    monkeypatch.setattr(JournalWriter, "_commit", held_commit)
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            journal.mark_pending("spring", "live", [("b", "3", "d")], 1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    async def main() -> None:
+        with JournalWriter(journal) as writer:
+            written = writer.submit(Journal.pending("spring", "live", [("a", "2", "d")], 1))
+            await asyncio.sleep(0)  # "a" is written, its COMMIT held at the gate
+            third = threading.Thread(target=other)
+            third.start()
+            third.join(0.3)
+            assert third.is_alive() and errors == []  # waiting, not failing
+            gate.set()
+            await written
+            third.join(10)
+
+    asyncio.run(main())
+    assert errors == []
+    assert {k: r.status for k, r in journal.records("spring").items()} == {
+        "a": "pending", "b": "pending"}

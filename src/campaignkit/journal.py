@@ -221,6 +221,9 @@ class Journal:
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._mutex = threading.RLock()
+        # Held from BEGIN to COMMIT, which `JournalWriter` runs on two threads: a plain Lock,
+        # since the thread that releases it is not the one that took it. Taken before _mutex.
+        self._txn = threading.Lock()
         # Switching a new file to WAL ignores the busy timeout: a second process creating the
         # same journal at the same instant gets "database is locked" at once, so wait here.
         deadline = time.monotonic() + 30.0
@@ -258,7 +261,7 @@ class Journal:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex:
+        with self._txn, self._mutex:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -634,16 +637,38 @@ class JournalWriter:
             self._queue.put(batches)
 
     def _execute(self, batches: list[_Batch]) -> None:
-        """BEGIN and every write of ``batches``, or ROLLBACK and raise."""
+        """BEGIN and every write of ``batches``, or ROLLBACK and raise.
+
+        On success the journal's transaction lock stays held until `_commit` releases it.
+        """
         db = self.journal._db
-        with self.journal._mutex:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for work in _merged(w for batch in batches for w in batch.works):
-                    work(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        self.journal._txn.acquire()
+        try:
+            with self.journal._mutex:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for work in _merged(w for batch in batches for w in batch.works):
+                        work(db)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            self.journal._txn.release()
+            raise
+
+    def _commit(self) -> None:
+        """COMMIT the transaction `_execute` began (ROLLBACK if that fails), then unlock."""
+        db = self.journal._db
+        try:
+            with self.journal._mutex:
+                try:
+                    db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+        finally:
+            self.journal._txn.release()
 
     def _committed(self, batches: list[_Batch], error: BaseException | None) -> None:
         """On the loop: the commit of ``batches`` ended; the waiting writes go next."""
@@ -673,8 +698,7 @@ class JournalWriter:
             error: BaseException | None = None
             try:
                 self._execute(batches)
-                with self.journal._mutex:
-                    self.journal._db.execute("COMMIT")
+                self._commit()
             except BaseException as exc:
                 error = exc
             for batch in batches:
@@ -683,17 +707,10 @@ class JournalWriter:
                 raise error
 
     def _serve(self) -> None:
-        db = self.journal._db
         while (batches := self._queue.get()) is not None:
             error: BaseException | None = None
             try:
-                with self.journal._mutex:
-                    try:
-                        db.execute("COMMIT")
-                    except BaseException:
-                        with contextlib.suppress(sqlite3.Error):
-                            db.execute("ROLLBACK")
-                        raise
+                self._commit()
             except BaseException as exc:  # reported to every waiting coroutine
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
