@@ -622,9 +622,7 @@ class JournalWriter:
 
     def _flush(self) -> None:
         """On the loop: this pass's writes wait; start a transaction unless one commits."""
-        if self._tick is not None:
-            self._waiting.append(self._tick)
-            self._tick = None
+        self._take_tick()
         while self._waiting and self._committing is None and not self._closed:
             batches, self._waiting = self._waiting, []
             try:
@@ -635,6 +633,11 @@ class JournalWriter:
                 continue
             self._committing = batches
             self._queue.put(batches)
+
+    def _take_tick(self) -> None:
+        if self._tick is not None:
+            self._waiting.append(self._tick)
+            self._tick = None
 
     def _execute(self, batches: list[_Batch]) -> None:
         """BEGIN and every write of ``batches``, or ROLLBACK and raise.
@@ -690,9 +693,7 @@ class JournalWriter:
         self._closed = True
         self._queue.put(None)
         self._thread.join()  # the commit under way has ended (its callback is queued)
-        if self._tick is not None:
-            self._waiting.append(self._tick)
-            self._tick = None
+        self._take_tick()
         batches, self._waiting = self._waiting, []
         if batches:
             error: BaseException | None = None

@@ -580,16 +580,25 @@ def _names(parts: tuple[_Part, ...]) -> Iterator[str]:
 
 def _join_rows(parts: tuple[_Part, ...], inputs: _Inputs) -> np.ndarray:
     """Every row's concatenation of ``parts`` (None where a cell is missing)."""
+    return _joined(
+        parts,
+        lambda name: pa.array(inputs.column(name), type=pa.large_string(), from_pandas=True),
+        len(inputs.frame),
+    )
+
+
+def _joined(
+    parts: tuple[_Part, ...], values: Callable[[str], pa.Array], length: int
+) -> np.ndarray:
+    """The ``length`` concatenations of ``parts``, each name's strings from ``values``."""
     arrays: list[pa.Array | pa.Scalar] = []
     if not any(isinstance(part, nodes.Name) for part in parts):
-        # The join needs one array (`_plain_groups` never chooses this: one group does it).
-        arrays.append(pa.array([""] * len(inputs.frame), pa.large_string()))
+        arrays.append(pa.array([""] * length, pa.large_string()))  # the join needs an array
     for part in parts:
         if isinstance(part, str):
             arrays.append(pa.scalar(part, pa.large_string()))
         else:
-            column = inputs.column(part.name)
-            arrays.append(pa.array(column, type=pa.large_string(), from_pandas=True))
+            arrays.append(values(part.name))
     joined = pc.binary_join_element_wise(*arrays, pa.scalar("", pa.large_string()))
     texts: np.ndarray = joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
     return texts
@@ -607,16 +616,7 @@ def _join_group(parts: tuple[_Part, ...], inputs: _Inputs) -> tuple[_Group, np.n
     for name in reversed(names):  # the key's digits, last name first
         radix = inputs.digits(name)[1]
         digits[name], rest = rest % radix, rest // radix
-    arrays: list[pa.Array | pa.Scalar] = []
-    if not names:  # the join needs one array
-        arrays.append(pa.array([""] * len(used), pa.large_string()))
-    for part in parts:
-        if isinstance(part, str):
-            arrays.append(pa.scalar(part, pa.large_string()))
-        else:
-            arrays.append(inputs.texts(part.name).take(digits[part.name]))
-    joined = pc.binary_join_element_wise(*arrays, pa.scalar("", pa.large_string()))
-    strings = joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    strings = _joined(parts, lambda name: inputs.texts(name).take(digits[name]), len(used))
     number = np.empty(size, dtype=np.intp)
     number[used] = np.arange(len(used))
     codes = number[key]
