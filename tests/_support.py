@@ -5,10 +5,27 @@ monkey-patched)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
-from campaignkit._pacer import Pacer
+from campaignkit import Pacing
+
+#: a weekday noon in UTC: inside quiet hours in Europe and the US east coast
+NOON = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+CAMPAIGNKIT = str(Path(sys.executable).parent / "campaignkit")
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``campaignkit`` command (the test's own ledger in its environment)."""
+    environment = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
+    return subprocess.run([CAMPAIGNKIT, *args], cwd=cwd, env=environment, text=True,
+                          capture_output=True, timeout=timeout, check=False)
 
 
 class Counting(httpx.AsyncBaseTransport):
@@ -37,7 +54,7 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
-def fast() -> Pacer:
-    """A pacer at 1,000/s on a fake clock: exact schedules, no real waiting."""
+def fast(rate: float = 1000.0, concurrency: int | None = None) -> Pacing:
+    """Pacing at 1,000/s on a fake clock: exact schedules, no real waiting."""
     clock = FakeClock()
-    return Pacer(1000.0, clock=clock, sleep=clock.sleep)
+    return Pacing(rate, concurrency, clock=clock, sleep=clock.sleep)
