@@ -10,10 +10,13 @@ and the fix::
     │   └── ColumnError       a column is missing or ambiguous (lists the columns found)
     ├── TemplateError         the message template itself is broken (syntax, ambiguous name)
     ├── ChannelError          a channel is configured wrongly (provider, option, secret)
-    └── SendError             the campaign cannot go on
+    └── SendError             the campaign cannot go on (``.results`` when rows were decided)
         ├── CampaignChanged   the same campaign name with a different message
-        ├── JournalLocked     another process is sending this campaign
+        ├── CampaignLocked    another process is sending this campaign
+        ├── ClaimLost         this process no longer holds the campaign: it sends no more
+        ├── LedgerError       the ledger cannot be opened or written (path, why, fix)
         ├── AuthFailed        the provider refused the credentials (401/403): halted
+        ├── Unreachable       the provider cannot be reached at all (DNS, refused): halted
         ├── CampaignPaused    a Retry-After longer than the cap: rows left waiting
         ├── LookupInconclusive a reconciliation lookup proved neither sent nor absent
         └── LimitExceeded     a budget or guardrail refuses the campaign before any send
@@ -21,19 +24,28 @@ and the fix::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "AuthFailed",
     "CampaignChanged",
     "CampaignError",
+    "CampaignLocked",
     "CampaignPaused",
     "ChannelError",
+    "ClaimLost",
     "ColumnError",
     "DataError",
     "JournalLocked",
+    "LedgerError",
     "LimitExceeded",
     "LookupInconclusive",
     "SendError",
     "TemplateError",
+    "Unreachable",
 ]
 
 
@@ -58,15 +70,37 @@ class ChannelError(CampaignError):
 
 
 class SendError(CampaignError):
-    """The campaign cannot be sent or go on."""
+    """The campaign cannot be sent or go on.
+
+    ``results`` is the results frame when the run had decided its rows (a halt after the
+    first refusal, a pause): every row's status, so nothing is lost. None before that.
+    """
+
+    results: pd.DataFrame | None = None
 
 
 class CampaignChanged(SendError):
-    """The journal holds this campaign with a different message or channel."""
+    """The ledger holds this campaign with a different message or channel."""
 
 
-class JournalLocked(SendError):
-    """Another process holds this campaign's journal lock."""
+class CampaignLocked(SendError):
+    """Another process is sending this campaign (it holds the campaign's claim)."""
+
+
+#: the name of `CampaignLocked` in campaignkit 0.1, kept for one release
+JournalLocked = CampaignLocked
+
+
+class ClaimLost(SendError):
+    """This process no longer holds the campaign's claim, so it sends nothing more."""
+
+
+class LedgerError(SendError):
+    """The ledger cannot be opened, read or written; the message names the path and the fix."""
+
+
+class Unreachable(SendError):
+    """No request reached the provider (DNS, connection refused): the campaign halted."""
 
 
 class AuthFailed(SendError):
@@ -76,9 +110,11 @@ class AuthFailed(SendError):
 class CampaignPaused(SendError):
     """The provider asked to wait longer than the configured cap; rows are left waiting."""
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(self, message: str, *, retry_after: float, resume_at: str | None = None
+                 ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.resume_at = resume_at
 
 
 class LimitExceeded(SendError):
