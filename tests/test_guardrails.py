@@ -1,4 +1,8 @@
-"""Guardrails: suppression, quiet hours, budgets and frequency caps decide rows before a send."""
+"""Guardrails: suppression, quiet hours, budgets and frequency caps decide rows before a send.
+
+The policies are applied by `campaignkit.decide` (the one decision every front door calls);
+these tests read its fates, reasons and times.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from campaignkit import ColumnError, LimitExceeded, Problem
+from campaignkit import ColumnError, LimitExceeded, Problem, decide
 from campaignkit.guardrails import (
     Budget,
     FrequencyCap,
@@ -20,7 +24,7 @@ from campaignkit.guardrails import (
     opted_out,
     zones_for_number,
 )
-from campaignkit.journal import Journal
+from campaignkit.ledger import History, Ledger, Spend
 from campaignkit.recipients import load_recipients
 from campaignkit.templating import render
 
@@ -39,8 +43,20 @@ def frame(
     )
 
 
-def statuses(verdict) -> list[str | None]:
-    return verdict.status.tolist()
+class Verdict:
+    """`decide`'s table read the way these tests ask: a guardrail status or None for "send"."""
+
+    def __init__(self, guard: Guardrails, rows: pd.DataFrame, *, now: datetime,
+                 history: History | None = None) -> None:
+        self.table = decide(rows, guardrails=guard, now=now, history=history, rate=1000).table
+        self.sendable = self.table["fate"] == "send"
+        self.sendable_at = self.table["sendable_at"]
+        self.error = self.table["reason"]
+        self.problems = {k: v for k, v in self.table["problems"].items() if v}
+
+
+def statuses(verdict: Verdict) -> list[str | None]:
+    return [None if fate == "send" else fate for fate in verdict.table["fate"]]
 
 
 # -- suppression ------------------------------------------------------------------------------
@@ -70,7 +86,7 @@ def test_suppression_from_a_series_matches_the_rendered_frames_numbers() -> None
         pd.Series(["6175550101", "+1 (617) 555-0103", "011 44 7400 123401", None]),
         default_region="US",
     )
-    verdict = Guardrails(suppression=suppression).apply(rendered, now=NOON_UTC)
+    verdict = Verdict(Guardrails(suppression=suppression), rendered, now=NOON_UTC)
     assert statuses(verdict) == ["suppressed", None, "suppressed", "suppressed", None]
     assert verdict.sendable.tolist() == [False, True, False, False, True]
     assert verdict.error.loc[2] == (
@@ -167,7 +183,7 @@ def test_quiet_hours_send_only_from_08_00_to_before_21_00_local_across_dst(
 ) -> None:
     """At 07:59:59 and 21:00:00 local a row waits for 08:00 local; at 08:00 and 20:59:59 it goes."""
     now = datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    verdict = Guardrails(quiet_hours=QuietHours()).apply(frame([number]), now=now)
+    verdict = Verdict(Guardrails(), frame([number]), now=now)
     assert statuses(verdict) == ["deferred" if expected else None]
     got = verdict.sendable_at.iloc[0]
     assert (None if pd.isna(got) else str(got)) == expected
@@ -192,15 +208,14 @@ def test_a_row_deferred_overnight_opens_at_08_00_after_the_clocks_change(
 ) -> None:
     """The next window opens at 08:00 wall-clock time even when the offset changes overnight."""
     rows = frame(["+16175550101"], tz=[zone])
-    verdict = Guardrails(quiet_hours=QuietHours()).apply(
-        rows, now=datetime.fromisoformat(now))
+    verdict = Verdict(Guardrails(), rows, now=datetime.fromisoformat(now))
     assert str(verdict.sendable_at.iloc[0]) == expected
 
 
 def test_deferred_rows_say_when_and_where() -> None:
     """A deferred row's error names the window, the zone and the UTC and local time it opens."""
     now = datetime(2026, 3, 8, 11, 59, 59, tzinfo=UTC)  # 07:59:59 EDT
-    verdict = Guardrails(quiet_hours=QuietHours()).apply(frame(["+12125550110"]), now=now)
+    verdict = Verdict(Guardrails(), frame(["+12125550110"]), now=now)
     assert verdict.error.tolist() == [
         "quiet hours: outside 08:00-21:00 local in America/New_York; sendable at "
         "2026-03-08 12:00 UTC (08:00 America/New_York)"
@@ -227,8 +242,7 @@ def test_a_multi_zone_number_is_sent_only_when_the_window_holds_in_all_zones(
     number, now, status, sendable_at
 ) -> None:
     """A number that maps to several zones goes only when it is 08:00-21:00 in every one."""
-    verdict = Guardrails(quiet_hours=QuietHours()).apply(
-        frame([number]), now=datetime.fromisoformat(now))
+    verdict = Verdict(Guardrails(), frame([number]), now=datetime.fromisoformat(now))
     got = verdict.sendable_at.iloc[0]
     assert (statuses(verdict), None if pd.isna(got) else str(got)) == ([status], sendable_at)
 
@@ -243,8 +257,8 @@ def test_the_zones_of_a_multi_zone_number_come_from_phonenumbers() -> None:
 def test_zones_too_far_apart_for_the_window_are_a_problem_not_a_silent_wait() -> None:
     """When no moment is inside the window in all zones, the row gets a schedule problem."""
     guard = Guardrails(quiet_hours=QuietHours(start=time(9), end=time(12)))
-    verdict = guard.apply(frame(["+16175550101", "+18005550100"]), now=NOON_UTC)
-    assert statuses(verdict) == ["deferred", None]  # 08:00 in Boston: waits for 09:00
+    verdict = Verdict(guard, frame(["+16175550101", "+18005550100"]), now=NOON_UTC)
+    assert statuses(verdict) == ["deferred", "skipped"]  # 08:00 in Boston: waits for 09:00
     assert verdict.sendable.tolist() == [False, False]
     assert verdict.problems == {3: (Problem(
         3, None,
@@ -258,8 +272,9 @@ def test_a_time_zone_column_overrides_the_numbers_zones() -> None:
     """A tz cell decides the zone; an empty one falls back to the number; a bad one is a problem."""
     rows = frame(["+18005550100", "+12125550110", "+12125550110"],
                  **{"Time Zone": ["America/Chicago", "", "Mars/Olympus"]})
+    rows.attrs["campaignkit.load"] = {"duplicates": "keep"}
     now = datetime(2026, 6, 1, 13, 30, tzinfo=UTC)  # 08:30 Chicago, 09:30 New York
-    verdict = Guardrails(quiet_hours=QuietHours()).apply(rows, now=now)
+    verdict = Verdict(Guardrails(), rows, now=now)
     assert verdict.sendable.tolist() == [True, True, False]
     assert [str(p) for p in verdict.problems[4]] == [
         'row 4: "Mars/Olympus" in column "Time Zone" is not an IANA time zone: write it like '
@@ -271,15 +286,14 @@ def test_a_named_tz_column_must_exist() -> None:
     """QuietHours(tz_column=...) naming no column raises ColumnError listing the columns."""
     with pytest.raises(ColumnError, match=r'^tz_column="zone": there is no such column; '
                                           r"columns found: to, text, segments, problems$"):
-        Guardrails(quiet_hours=QuietHours(tz_column="zone")).apply(
-            frame(["+12125550110"]), now=NOON_UTC)
+        Verdict(Guardrails(quiet_hours=QuietHours(tz_column="zone")), frame(["+12125550110"]),
+                now=NOON_UTC)
 
 
 def test_the_clock_must_be_timezone_aware() -> None:
     """A naive `now` is refused: a wall time without a zone cannot be placed."""
     with pytest.raises(ValueError, match="has no time zone"):
-        Guardrails(quiet_hours=QuietHours()).apply(frame(["+12125550110"]),
-                                                   now=datetime(2026, 6, 1, 12))
+        Verdict(Guardrails(), frame(["+12125550110"]), now=datetime(2026, 6, 1, 12))
 
 
 def test_quiet_hours_reject_a_window_that_ends_before_it_starts() -> None:
@@ -294,9 +308,8 @@ def test_quiet_hours_reject_a_window_that_ends_before_it_starts() -> None:
 def test_a_campaign_over_max_total_segments_is_refused_naming_the_limit_and_excess() -> None:
     """1,204 segments against max_total_segments=1,000: refused, 204 over, the limit that fits."""
     rows = frame([f"+1617555{i:04d}" for i in range(602)], segments=[2] * 602)
-    guard = Guardrails(budget=Budget(max_total_segments=1_000))
     with pytest.raises(LimitExceeded) as caught:
-        guard.check_budget(rows, [True] * 602)
+        check(Budget(max_total_segments=1_000), rows)
     assert str(caught.value) == (
         "the campaign needs 1,204 segments, 204 over max_total_segments=1,000; raise the "
         "limit or send fewer rows (limit=500 fits)"
@@ -325,14 +338,34 @@ def test_each_budget_limit_names_itself_and_the_excess(budget, message) -> None:
     """Every limit's refusal names the limit, the excess and what to do."""
     rows = frame(["+16175550101", "+447400123401", "+16175550102"], segments=[1, 2, 4])
     with pytest.raises(LimitExceeded) as caught:
-        Guardrails(budget=budget).check_budget(rows, [True, True, True])
+        check(budget, rows)
     assert str(caught.value) == message
 
 
+def check(budget: Budget, rows: pd.DataFrame, spent: Spend | None = None) -> None:
+    budget.check(rows["to"].tolist(), rows["segments"].tolist(), list(rows.index), spent=spent)
+
+
 def test_a_budget_counts_only_the_rows_that_will_be_sent() -> None:
-    """Rows not marked as sending do not count against the budget."""
+    """A row the decision does not send (a problem) does not count against the budget."""
     rows = frame(["+16175550101", "+16175550102", "+16175550103"], segments=[1, 5, 1])
-    Guardrails(budget=Budget(max_total_segments=2)).check_budget(rows, [True, False, True])
+    rows.loc[3, "problems"] = (Problem(3, "Phone", "is wrong", "invalid-phone"),)
+    guard = Guardrails(quiet_hours=None, budget=Budget(max_total_segments=2))
+    decisions = decide(rows, guardrails=guard, now=NOON_UTC, rate=10)
+    assert (decisions.refusal, decisions.table["fate"].tolist()) == (
+        None, ["send", "skipped", "send"])
+
+
+def test_a_budget_holds_across_runs_and_names_what_is_spent_and_left() -> None:
+    """$0.14 spent before, 16 more messages at $0.0079 each: refused, limit=7 fits."""
+    rows = frame([f"+1617555{i:04d}" for i in range(16)], segments=[1] * 16)
+    budget = Budget(max_cost="0.20", price_per_segment="0.0079")
+    with pytest.raises(LimitExceeded) as caught:
+        check(budget, rows, Spend(16, 16, Decimal("0.1264")))
+    assert str(caught.value) == (
+        "the campaign costs about $0.25 ($0.13 spent before, $0.07 left), $0.05 over "
+        "max_cost=$0.20; raise the limit or send fewer rows (limit=9 fits)"
+    )
 
 
 def test_budget_prices_by_region_with_a_default() -> None:
@@ -345,29 +378,32 @@ def test_budget_prices_by_region_with_a_default() -> None:
 # -- frequency cap ----------------------------------------------------------------------------
 
 
-def _journal(tmp_path, rows: list[tuple[str, str, str, str, str | None]]) -> Journal:
-    """A journal with (campaign, mode, key, status, sent_at) rows, written the engine's way."""
-    journal = Journal(tmp_path / "all.journal.db")
-    for campaign, mode, key, status, sent_at in rows:
-        journal.mark_outcome(campaign, mode, [(key, "2", "digest")], status=status, attempts=1,
-                             sent_at=sent_at)
-    return journal
+def _ledger(tmp_path, rows: list[tuple[str, str, str, str, str | None]]) -> Ledger:
+    """A ledger with (campaign, mode, number, status, sent_at) rows, written the engine's way."""
+    ledger = Ledger(tmp_path / "ledger.db")
+    for campaign, mode, number, status, sent_at in rows:
+        entry = [(number, "2", "digest")]
+        ledger.mark_pending(campaign, mode, entry, 1, recipients=[number])
+        ledger.mark_outcome(campaign, mode, entry, status=status, attempts=1, sent_at=sent_at)
+    return ledger
 
 
 def test_the_frequency_cap_counts_live_sends_across_campaigns_but_not_dry_runs(tmp_path) -> None:
     """Two live sends in 7 days cap the number; dry runs and older sends do not count."""
-    journal = _journal(tmp_path, [
+    ledger = _ledger(tmp_path, [
         ("spring", "live", "+16175550101", "sent", "2026-05-27T09:00:00+00:00"),
-        ("summer", "live", "+16175550101#2", "sent", "2026-05-30T10:15:00.250000+00:00"),
+        ("summer", "live", "+16175550101", "sent", "2026-05-30T10:15:00.250000+00:00"),
         ("spring", "dry-run", "+16175550102", "dry-run", "2026-05-31T09:00:00+00:00"),
-        ("summer", "dry-run", "+16175550102#2", "dry-run", "2026-05-31T09:00:00+00:00"),
+        ("summer", "dry-run", "+16175550102", "dry-run", "2026-05-31T09:00:00+00:00"),
         ("spring", "live", "+16175550103", "sent", "2026-05-20T09:00:00+00:00"),
-        ("spring", "live", "+16175550103#2", "failed", None),
+        ("autumn", "live", "+16175550103", "failed", None),
     ])
     cap = FrequencyCap(max_messages=2, period=timedelta(days=7))
     rows = frame(["+16175550101", "+16175550102", "+16175550103"])
-    verdict = Guardrails(frequency_cap=cap).apply(rows, journal=journal, now=NOON_UTC)
-    journal.close()
+    history = ledger.history("winter", since=NOON_UTC - cap.period)
+    ledger.close()
+    verdict = Verdict(Guardrails(quiet_hours=None, frequency_cap=cap), rows, now=NOON_UTC,
+                      history=history)
     assert statuses(verdict) == ["capped", None, None]
     assert str(verdict.sendable_at.iloc[0]) == "2026-06-03 09:00:00+00:00"
     assert verdict.error.iloc[0] == (
@@ -379,30 +415,15 @@ def test_the_frequency_cap_counts_live_sends_across_campaigns_but_not_dry_runs(t
 def test_rows_of_one_number_in_the_same_frame_count_against_the_cap() -> None:
     """With max 1 per day and no history, the second row of a number is capped until tomorrow."""
     cap = FrequencyCap(max_messages=1, period=timedelta(days=1))
-    verdict = Guardrails(frequency_cap=cap).apply(
-        frame(["+16175550101", "+16175550102", "+16175550101"]), now=NOON_UTC)
+    rows = frame(["+16175550101", "+16175550102", "+16175550101"])
+    rows.attrs["campaignkit.load"] = {"duplicates": "keep"}
+    verdict = Verdict(Guardrails(quiet_hours=None, frequency_cap=cap), rows, now=NOON_UTC)
     assert statuses(verdict) == [None, None, "capped"]
     assert verdict.error.iloc[2] == (
         "frequency cap: 0 messages to this number in the last 1 day and 1 earlier in this "
         "campaign (max_messages=1 per 1 day); a slot frees at 2026-06-02 12:00 UTC: run the "
         "campaign again then"
     )
-
-
-def test_the_frequency_cap_reads_results_frames_as_history() -> None:
-    """A live results frame (status sent, sent_at) counts like the journal."""
-    history = pd.DataFrame({
-        "to": ["+16175550101", "+16175550102"], "status": ["sent", "dry-run"],
-        "sent_at": pd.to_datetime(["2026-06-01T08:00:00Z", "2026-06-01T08:00:00Z"], utc=True),
-    })
-    cap = FrequencyCap(max_messages=1, period=timedelta(hours=24))
-    verdict = Guardrails(frequency_cap=cap).apply(
-        frame(["+16175550101", "+16175550102"]), journal=[history], now=NOON_UTC)
-    assert statuses(verdict) == ["capped", None]
-    assert str(verdict.sendable_at.iloc[0]) == "2026-06-02 08:00:00+00:00"
-
-
-# -- precedence and the engine's view ---------------------------------------------------------
 
 
 def test_precedence_is_problems_then_suppressed_then_capped_then_deferred() -> None:
@@ -415,35 +436,19 @@ def test_precedence_is_problems_then_suppressed_then_capped_then_deferred() -> N
         quiet_hours=QuietHours(),
         frequency_cap=FrequencyCap(max_messages=1, period=timedelta(days=1)),
     )
+    rows.attrs["campaignkit.load"] = {"duplicates": "keep"}
     night = datetime(2026, 6, 1, 3, tzinfo=UTC)  # 23:00 in New York
-    verdict = guard.apply(rows, now=night)
-    assert statuses(verdict) == ["deferred", "suppressed", "deferred", "capped", None]
+    verdict = Verdict(guard, rows, now=night)
+    assert statuses(verdict) == ["deferred", "suppressed", "deferred", "capped", "skipped"]
     assert verdict.sendable.tolist() == [False, False, False, False, False]
-    assert verdict.counts() == {"suppressed": 1, "deferred": 2, "capped": 1}
 
 
-def test_annotate_gives_waiting_rows_their_guardrail_status_and_keeps_sent_rows() -> None:
-    """Only rows `send` left waiting take the guardrail status; sendable_at is added."""
-    rows = frame(["+12125550110", "+12125550111", "+12125550112"])
-    verdict = Guardrails(suppression=Suppression.of(["+12125550110", "+12125550111"])).apply(
-        rows, now=NOON_UTC)
-    results = rows.assign(
-        status=pd.Series(["sent", "waiting", "dry-run"], index=rows.index, dtype="str"),
-        error=pd.Series([None, None, None], index=rows.index, dtype="str"),
-    )
-    out = verdict.annotate(results)
-    assert out["status"].tolist() == ["sent", "suppressed", "dry-run"]
-    assert out["error"].isna().tolist() == [True, False, True]
-    assert str(out["sendable_at"].dtype) == "datetime64[us, UTC]"
-    assert results["status"].tolist() == ["sent", "waiting", "dry-run"]  # caller's frame intact
-
-
-def test_apply_never_modifies_the_callers_frame() -> None:
+def test_deciding_never_modifies_the_callers_frame() -> None:
     """The frame passed in is unchanged (DataFrames in, new objects out)."""
     rows = frame(["+12125550110", "+18005550100"])
     before = rows.copy()
-    Guardrails(quiet_hours=QuietHours(start=time(9), end=time(12)),
-               suppression=Suppression.of(["+12125550110"])).apply(rows, now=NOON_UTC)
+    Verdict(Guardrails(quiet_hours=QuietHours(start=time(9), end=time(12)),
+                       suppression=Suppression.of(["+12125550110"])), rows, now=NOON_UTC)
     pd.testing.assert_frame_equal(rows, before)
 
 
@@ -457,3 +462,29 @@ def test_reprs_show_policies_never_numbers() -> None:
         "Guardrails(suppression=Suppression(1 number), quiet_hours=QuietHours(08:00-21:00 "
         "local), budget=Budget(max_recipients=500), frequency_cap=FrequencyCap(3 per 7 days))"
     )
+
+
+def test_suppression_of_one_string_is_a_type_error_naming_the_fix() -> None:
+    """A single number passed as a string would be read one character at a time."""
+    with pytest.raises(TypeError) as raised:
+        Suppression.of("+16175550101")
+    assert str(raised.value) == (
+        "Suppression.of takes a list of numbers, not one string: write "
+        "Suppression.of(['+16175550101'])")
+
+
+def test_entries_that_suppress_nobody_are_a_warning_of_the_decision() -> None:
+    """Rejected suppression entries are named in the decision's warnings (plan and send)."""
+    guard = Guardrails(suppression=Suppression.of(["+16175550101", "call me", "n/a"]))
+    decisions = decide(frame(["+16175550101"]), guardrails=guard, now=NOON_UTC, rate=10)
+    assert decisions.warnings == (
+        "2 suppression entries are not a phone number and suppress nobody: 'call me', 'n/a'",)
+
+
+def test_numbers_suppressed_in_the_ledger_are_never_sent() -> None:
+    """The ledger's list (opt-outs learned from providers, ck.suppress) holds every campaign."""
+    history = History(suppressed={"+16175550102": "replied STOP on 2 Dec"})
+    verdict = Verdict(Guardrails(quiet_hours=None),
+                      frame(["+16175550101", "+16175550102"]), now=NOON_UTC, history=history)
+    assert statuses(verdict) == [None, "suppressed"]
+    assert verdict.error.iloc[1] == "suppressed: replied STOP on 2 Dec; not sent"

@@ -11,7 +11,15 @@ import pytest
 
 from campaignkit import CampaignError, ColumnError, DataError, Media, Problem, Template
 from campaignkit.channels import Bird, Channel, ContactSaving, LookupInconclusive, Sociocs, TextUs
-from campaignkit.preview import Preview, preview, preview_html
+from _support import NOON
+from campaignkit.preview import Preview, preview_html
+from campaignkit.preview import preview as _preview
+
+
+def preview(rendered: pd.DataFrame, channel: Channel, **options: Any) -> pd.DataFrame:
+    """`preview` at a fixed weekday noon (UTC), so each row's fate does not depend on the hour."""
+    options.setdefault("now", NOON)
+    return _preview(rendered, channel, **options)
 
 WS = "a1405560-c8d3-4b1a-877d-3f449ad95352"
 CH = "16e1df9e-c6ac-406b-b1ce-13f34d0dea08"
@@ -42,11 +50,15 @@ def _two_rows() -> pd.DataFrame:
 
 
 def test_preview_frame_shape() -> None:
-    """The preview keeps the index and has exactly its five object columns."""
+    """The preview keeps the index and has exactly its seven object columns."""
     out = preview(_two_rows(), TextUs("acme", "tok", "sms"))
     assert out.index.equals(pd.Index([2, 3], name="row"))
-    assert out.columns.tolist() == ["method", "url", "headers", "body", "problems"]
+    assert out.columns.tolist() == ["fate", "reason", "method", "url", "headers", "body",
+                                    "problems"]
+    assert out["fate"].tolist() == ["send", "skipped"]
     assert out.dtypes.astype(str).to_dict() == {
+        "fate": "object",
+        "reason": "object",
         "method": "object",
         "url": "object",
         "headers": "object",
@@ -59,6 +71,8 @@ def test_preview_row_with_request_and_row_with_problem() -> None:
     """A clean row shows its exact request, secrets redacted; a row with problems gets none."""
     out = preview(_two_rows(), Sociocs("key:secret", "twlo_1", "twlo"))
     assert out.loc[2].to_dict() == {
+        "fate": "send",
+        "reason": None,
         "method": "POST",
         "url": "https://api.sociocs.com/message",
         "headers": {
@@ -78,6 +92,8 @@ def test_preview_row_with_request_and_row_with_problem() -> None:
         "problems": (),
     }
     assert out.loc[3].to_dict() == {
+        "fate": "skipped",
+        "reason": str(DUPLICATE),
         "method": None,
         "url": None,
         "headers": None,
@@ -140,48 +156,31 @@ def test_bird_reference_defaults_to_the_number() -> None:
     assert _references(preview(rendered, Bird(WS, CH, "key"))) == ["+31612345678", "+31612345679"]
 
 
-@pytest.mark.parametrize(
-    "keys",
-    [
-        pytest.param(pd.Series(["k-3", "k-2"], index=[3, 2]), id="series aligned by index"),
-        pytest.param(["k-2", "k-3"], id="list in row order"),
-    ],
-)
-def test_bird_reference_uses_the_given_keys(keys: pd.Series | list[str]) -> None:
-    """The sending engine's keys become Bird's reference, row by row."""
+def test_bird_reference_is_the_campaign_and_the_key_column() -> None:
+    """With a campaign and key=, Bird's reference is exactly what send will send."""
     rendered = _rendered(
         [{"to": "+31612345678", "text": "Hi"}, {"to": "+31612345679", "text": "Hi"}]
     )
-    assert _references(preview(rendered, Bird(WS, CH, "key"), keys=keys)) == ["k-2", "k-3"]
+    rendered["Patient ID"] = ["k-2", "k-3"]
+    assert _references(preview(rendered, Bird(WS, CH, "key"), campaign="spring",
+                               key="Patient ID")) == ["spring:k-2", "spring:k-3"]
 
 
-@pytest.mark.parametrize(
-    ("keys", "message"),
-    [
-        pytest.param(
-            pd.Series(["k"], index=[2]),
-            "keys has no key for row(s) [3]: give a key for every row of the rendered "
-            "frame (a Series with the same index)",
-            id="series missing a row",
-        ),
-        pytest.param(["k"], "keys has 1 keys for 2 rows: give one key per row", id="short list"),
-        pytest.param(
-            "k", "keys must be a Series indexed like the frame or a list of keys", id="a string"
-        ),
-    ],
-)
-def test_bad_keys_are_a_data_error(keys: Any, message: str) -> None:
-    """Keys that do not cover every row are refused before anything is built."""
-    with pytest.raises(DataError) as raised:
-        preview(_two_rows(), Bird(WS, CH, "key"), keys=keys)
-    assert str(raised.value) == message
+def test_a_key_column_that_does_not_exist_is_named() -> None:
+    """key= naming no column lists the columns found."""
+    with pytest.raises(ColumnError) as raised:
+        preview(_two_rows(), Bird(WS, CH, "key"), key="Patient ID")
+    assert str(raised.value) == (
+        'key="Patient ID": there is no such column; columns found: to, text, media, template, '
+        "problems, name")
 
 
 def test_preview_of_an_empty_frame() -> None:
     """An empty rendered frame previews as an empty frame with the same columns."""
     rendered = _two_rows().iloc[0:0]
     out = preview(rendered, TextUs("acme", "tok", "sms"))
-    assert (len(out), out.columns.tolist()) == (0, ["method", "url", "headers", "body", "problems"])
+    assert (len(out), out.columns.tolist()) == (
+        0, ["fate", "reason", "method", "url", "headers", "body", "problems"])
 
 
 def test_preview_html_is_escaped_and_summarised() -> None:

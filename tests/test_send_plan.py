@@ -11,20 +11,13 @@ import pandas as pd
 import pytest
 import stamina
 
-from _support import fast
+from _support import Counting, fast
 from campaignkit import LimitExceeded
 from campaignkit.channels.bird import Bird
 from campaignkit.channels.sociocs import Sociocs
 from campaignkit.channels.textus import TextUs
-from campaignkit.guardrails import (
-    Budget,
-    FrequencyCap,
-    Guardrails,
-    QuietHours,
-    Suppression,
-    plan,
-    provider_validity,
-)
+from campaignkit.guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
+from campaignkit.plan import plan, provider_validity
 from campaignkit.recipients import load_recipients
 from campaignkit.sandbox import Sandbox
 from campaignkit.sending import send
@@ -71,6 +64,12 @@ GUARDS = {
     "quiet_hours": QuietHours(),
     "budget": Budget(price_per_segment="0.0079"),
 }
+GUARD = Guardrails(**GUARDS)
+
+
+def counted(p) -> dict[str, int]:
+    """A plan's counts without the fates no row has."""
+    return {fate: n for fate, n in p.counts.items() if n}
 
 
 # -- the sample campaign ----------------------------------------------------------------------
@@ -78,9 +77,8 @@ GUARDS = {
 
 def test_the_sample_campaigns_plan_counts_every_row_once(sample) -> None:
     """64 rows: 47 sent now, 3 suppressed, 8 deferred (US west coast at 06:30), 6 skipped."""
-    p = plan(sample, sociocs(), rate=5, now=MONDAY, **GUARDS)
-    assert p.counts == {"send": 47, "suppressed": 3, "deferred": 8, "capped": 0,
-                        "skipped": 6, "waiting": 0}
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
+    assert counted(p) == {"send": 47, "suppressed": 3, "deferred": 8, "skipped": 6}
     assert (p.segments, p.cost, p.recipients) == (58, Decimal("0.4582"), 47)
     assert p.frame["plan"].loc[[2, 11, 21]].tolist() == ["suppressed"] * 3
     assert p.frame.index.equals(sample.index)
@@ -91,21 +89,22 @@ def test_the_sample_campaigns_plan_counts_every_row_once(sample) -> None:
 
 
 def test_the_confirmation_text_says_what_will_happen_in_one_sentence(sample) -> None:
-    """Messages, segments, cost, recipients, what is held back and how long it takes."""
-    p = plan(sample, sociocs(), rate=5, now=MONDAY, **GUARDS)
+    """Messages, segments, cost, recipients, host, what is held back and how long it takes."""
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
     assert p.confirmation_text() == (
-        "Send 47 messages (58 segments, about $0.46) to 47 recipients; 3 suppressed, "
-        "8 deferred until 08:00 local, 6 skipped (problems); finishes in about 10 s at 5/s"
+        "Send 47 messages (58 segments, about $0.46) to 47 recipients via api.sociocs.com; "
+        "3 suppressed, 8 deferred until 08:00 local, 6 skipped (problems); finishes in about "
+        "10 s at 5/s"
     )
     assert repr(p) == (
-        "<SendPlan send 47, suppressed 3, deferred 8, capped 0, skipped 6, waiting 0: "
-        "58 segments, about $0.46, about 10 s at 5/s>"
+        "<SendPlan send 47, skipped 6, suppressed 3, deferred 8: 58 segments, about $0.46, "
+        "about 10 s at 5/s>"
     )
 
 
 def test_deferred_rows_carry_the_utc_time_they_become_sendable(sample) -> None:
     """The west-coast rows wait for 08:00 PDT = 15:00 UTC."""
-    p = plan(sample, sociocs(), rate=5, now=MONDAY, **GUARDS)
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
     deferred = p.frame[p.frame["plan"] == "deferred"]
     assert deferred.index.tolist() == [9, 12, 28, 34, 43, 48, 55, 57]
     assert deferred["sendable_at"].astype(str).unique().tolist() == ["2026-03-09 15:00:00+00:00"]
@@ -113,7 +112,7 @@ def test_deferred_rows_carry_the_utc_time_they_become_sendable(sample) -> None:
 
 def test_a_limit_leaves_the_rest_waiting(sample) -> None:
     """limit=10 sends the first 10 sendable rows; the other 37 wait for the next run."""
-    p = plan(sample, sociocs(), rate=5, limit=10, now=MONDAY, **GUARDS)
+    p = plan(sample, sociocs(), rate=5, limit=10, now=MONDAY, guardrails=GUARD)
     assert (p.counts["send"], p.counts["waiting"]) == (10, 37)
     assert p.confirmation_text().endswith(
         "6 skipped (problems), 37 waiting (limit=10); finishes in about 2 s at 5/s")
@@ -122,45 +121,50 @@ def test_a_limit_leaves_the_rest_waiting(sample) -> None:
 def test_an_over_budget_plan_is_refused_with_the_budgets_message(sample) -> None:
     """The plan shows the refusal `send` would raise, instead of a send sentence."""
     budget = Budget(max_total_segments=50, price_per_segment="0.0079")
-    p = plan(sample, sociocs(), rate=5, now=MONDAY, suppression=GUARDS["suppression"],
-             quiet_hours=QuietHours(), budget=budget)
+    guard = Guardrails(suppression=GUARDS["suppression"], budget=budget)
+    p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=guard)
     message = ("the campaign needs 58 segments, 8 over max_total_segments=50; raise the limit "
                "or send fewer rows (limit=40 fits)")
     assert p.refused == message
     assert p.confirmation_text() == (
-        f"Refused: {message}; 3 suppressed, 8 deferred until 08:00 local, 6 skipped (problems)")
-    with pytest.raises(LimitExceeded, match=r"^the campaign needs 58 segments, 8 over"):
-        Guardrails(suppression=GUARDS["suppression"], quiet_hours=QuietHours(),
-                   budget=budget).check_budget(
-            sample, p.frame["plan"].eq("send").tolist())
+        f"Refused: {message}; 3 suppressed, 8 deferred until 08:00 local, 6 skipped "
+        "(problems), 7 over budget")
 
 
-# -- warnings ---------------------------------------------------------------------------------
+def test_a_campaign_already_sent_says_so_and_counts_nothing_to_send(sample, tmp_path) -> None:
+    """After a live run, the plan of the same campaign counts what is still to send: nothing."""
+    guard = Guardrails(suppression=GUARDS["suppression"], quiet_hours=None)
+    _send(sample, sociocs(), Sandbox(seed=1), tmp_path, guardrails=guard, now=MONDAY)
+    p = plan(sample, sociocs(), campaign="clinic", ledger=tmp_path / "ledger.db", rate=5,
+             now=MONDAY, guardrails=guard)
+    assert counted(p) == {"already-sent": 55, "skipped": 6, "suppressed": 3}
+    assert p.confirmation_text().splitlines()[0] == (
+        "Nothing to send; 55 already sent, 3 suppressed, 6 skipped (problems)")
 
 
-def test_a_queue_that_runs_past_the_window_is_warned_about() -> None:
-    """At 20:59:57 in New York and 1/s, the 4th message would leave at 21:00:00: warned."""
+# -- quiet hours at departure, warnings -------------------------------------------------------
+
+
+def test_a_row_that_would_leave_after_the_window_closes_is_deferred() -> None:
+    """At 20:59:57 in New York and 1/s, the 4th message would leave at 21:00:00: deferred."""
     now = datetime(2026, 6, 2, 0, 59, 57, tzinfo=UTC)
     p = plan(rows(["+12125550110", "+12125550111", "+12125550112", "+12125550113"]),
-             sociocs(), rate=1, quiet_hours=QuietHours(), now=now)
-    assert p.counts["send"] == 4
-    assert p.warnings == (
-        "the queue takes about 4 s at 1/s and would send 1 message after 08:00-21:00 local "
-        "ends (first: row 5, window ends 2026-06-02 01:00 UTC): send fewer rows (limit=3) or "
-        "raise the rate",
-    )
-    assert p.confirmation_text().splitlines()[1] == f"Warning: {p.warnings[0]}"
+             sociocs(), rate=1, guardrails=Guardrails(), now=now)
+    assert counted(p) == {"send": 3, "deferred": 1}
+    assert p.frame.at[5, "reason"] == (
+        "quiet hours: would leave after the window closes 08:00-21:00 local in "
+        "America/New_York; sendable at 2026-06-02 12:00 UTC (08:00 America/New_York)")
 
 
 def test_a_slow_sender_throughput_stretches_the_queue() -> None:
     """At 1 segment/s, 3 messages of 2 segments take 6 s however fast they are submitted."""
-    now = datetime(2026, 6, 2, 0, 59, 56, tzinfo=UTC)  # 20:59:56 in New York: the 3rd at 21:00
+    now = datetime(2026, 6, 2, 0, 59, 50, tzinfo=UTC)
     p = plan(rows(["+12125550110", "+12125550111", "+12125550112"], [2, 2, 2]), sociocs(),
-             rate=100, throughput=1, quiet_hours=QuietHours(), now=now)
-    assert (p.seconds, len(p.warnings)) == (6.0, 1)
-    assert p.warnings[0].startswith(
-        "the queue takes about 6 s at 100/s and would send 1 message after 08:00-21:00 local "
-        "ends (first: row 4,")
+             rate=100, throughput=1, guardrails=Guardrails(), now=now)
+    assert p.seconds == 6.0
+    assert p.warnings == (
+        "the sender delivers 1 segments per second: the queue of 6 segments takes about 6 s "
+        "to reach every phone",)
 
 
 @pytest.mark.parametrize(
@@ -183,11 +187,39 @@ def test_a_slow_sender_throughput_stretches_the_queue() -> None:
 def test_a_queue_longer_than_the_providers_validity_is_warned_about(channel, rate, warning) -> None:
     """Bird's validity (default 36 h) and Twilio's 10 h default are compared with the drain time."""
     p = plan(rows(["+12125550110", "+12125550111", "+12125550112"]), channel, rate=rate,
-             now=datetime(2026, 6, 1, 14, tzinfo=UTC))
+             now=datetime(2026, 6, 1, 14, tzinfo=UTC), guardrails=Guardrails(quiet_hours=None))
+    assert p.warnings == ("quiet hours are off: messages may reach people at night "
+                          "(Guardrails(quiet_hours=None))",) + (
+        () if warning is None else (warning,))
+
+
+@pytest.mark.parametrize(
+    ("channel", "rate", "warning"),
+    [
+        (TextUs("acme", "token", "sms"), 5,
+         "rate=5/s is above textus:sms's documented limit of 1,000 requests per 5 minutes: "
+         "expect 429 answers and pauses; use rate=3.33 or less"),
+        (TextUs("acme", "token", "sms"), 3, None),
+        (Bird(WORKSPACE, BIRD_CHANNEL, "key"), 600,
+         "rate=600/s is above bird's documented limit of 500 requests per second: expect 429 "
+         "answers and pauses; use rate=500 or less"),
+    ],
+)
+def test_a_rate_above_the_providers_documented_limit_is_warned_about(channel, rate, warning):
+    """TextUs allows 1,000 requests per 5 minutes, Bird 500 sends per second per workspace."""
+    p = plan(rows(["+12125550110"]), channel, rate=rate,
+             now=datetime(2026, 6, 1, 14, tzinfo=UTC), guardrails=Guardrails())
     assert p.warnings == (() if warning is None else (warning,))
 
 
-def test_provider_validity_follows_providers_md() -> None:
+def test_each_provider_has_a_default_rate_under_its_documented_limit() -> None:
+    """The default rate never draws a 429 by itself: TextUs 3/s, Bird 50/s, Sociocs 5/s."""
+    channels = [TextUs("acme", "token", "sms"), Bird(WORKSPACE, BIRD_CHANNEL, "key"), sociocs()]
+    assert [plan(rows(["+12125550110"]), c, now=datetime(2026, 6, 1, 14, tzinfo=UTC)).rate
+            for c in channels] == [3.0, 50.0, 5.0]
+
+
+def test_provider_validity_follows_the_providers_documents() -> None:
     """Bird 129,600 s unless set, Sociocs over Twilio 36,000 s, Gupshup and TextUs unknown."""
     assert [provider_validity(c) for c in (
         Bird(WORKSPACE, BIRD_CHANNEL, "key"), sociocs(),
@@ -199,7 +231,7 @@ def test_provider_validity_follows_providers_md() -> None:
 def test_the_html_view_is_escaped() -> None:
     """Text in the notebook view is HTML-escaped."""
     p = plan(rows(["+12125550110"]), sociocs(), rate=1,
-             budget=Budget(price_per_segment=1, currency="<b>"),
+             guardrails=Guardrails(budget=Budget(price_per_segment=1, currency="<b>")),
              now=datetime(2026, 6, 1, 14, tzinfo=UTC))
     view = p._repr_html_()
     assert "&lt;b&gt;1.00" in view
@@ -212,23 +244,7 @@ def test_the_html_view_is_escaped() -> None:
 def _send(frame: pd.DataFrame, channel: Sociocs, sandbox: Sandbox, tmp_path: Path,
           **options: object) -> pd.DataFrame:
     return send(frame, channel, campaign="clinic", live=True, transport=sandbox.transport(),
-                journal=tmp_path / "clinic.journal.db", progress=False, rate=fast(), **options)
-
-
-def test_suppressed_numbers_get_0_requests_with_the_verdict_mask(sample, tmp_path) -> None:
-    """Sending only the rows without a guardrail status: the sandbox records no opt-out."""
-    guard = Guardrails(**GUARDS)
-    verdict = guard.apply(sample, channel=sociocs(), now=MONDAY)
-    sandbox = Sandbox(seed=1)
-    unguarded = verdict.with_problems(sample).loc[verdict.status.isna()]
-    sent = _send(unguarded, sociocs(), sandbox, tmp_path)
-    results = verdict.annotate(
-        sent.reindex(sample.index).assign(status=lambda f: f["status"].fillna("waiting")))
-    received = sandbox.accepted()["to"].tolist()
-    assert len(received) == 47
-    assert {"+16175550101", "+447400123402", "+16175550166"} & set(received) == set()
-    assert results["status"].value_counts().to_dict() == {
-        "sent": 47, "deferred": 8, "skipped": 6, "suppressed": 3}
+                ledger=tmp_path / "ledger.db", progress=False, pacing=fast(), **options)
 
 
 def test_suppressed_numbers_in_mixed_formats_get_0_requests_counted_by_the_sandbox(
@@ -236,37 +252,71 @@ def test_suppressed_numbers_in_mixed_formats_get_0_requests_counted_by_the_sandb
 ) -> None:
     """send(guardrails=...) makes 0 requests for suppressed rows and reports them suppressed."""
     sandbox = Sandbox(seed=1)
-    results = _send(sample, sociocs(), sandbox, tmp_path, guardrails=Guardrails(**GUARDS),
-                    now=MONDAY)
+    results = _send(sample, sociocs(), sandbox, tmp_path, guardrails=GUARD, now=MONDAY)
     received = set(sandbox.accepted()["to"].tolist())
+    assert len(received) == 47
     assert {"+16175550101", "+447400123402", "+16175550166"} & received == set()
     assert results.loc[[2, 11, 21], "status"].tolist() == ["suppressed"] * 3
+    assert results["status"].value_counts().to_dict() == {
+        "sent": 47, "deferred": 8, "skipped": 6, "suppressed": 3}
 
 
 def test_the_send_plans_counts_equal_what_send_then_does(sample, tmp_path) -> None:
-    """Every plan status count equals the matching result status count, and the requests made."""
+    """Every plan count equals the matching result count, and the requests made."""
     guard = Guardrails(**GUARDS, frequency_cap=FrequencyCap(1, timedelta(days=1)))
-    p = guard.plan(sample, sociocs(), rate=5, limit=40, now=MONDAY)
+    p = plan(sample, sociocs(), rate=5, limit=40, now=MONDAY, guardrails=guard)
     sandbox = Sandbox(seed=1)
     results = _send(sample, sociocs(), sandbox, tmp_path, limit=40, guardrails=guard, now=MONDAY)
     done = results["status"].value_counts().to_dict()
-    assert {
-        "send": done.get("sent", 0), "suppressed": done.get("suppressed", 0),
-        "deferred": done.get("deferred", 0), "capped": done.get("capped", 0),
-        "skipped": done.get("skipped", 0), "waiting": done.get("waiting", 0),
-    } == p.counts
+    assert counted(p) == {("send" if s == "sent" else s): n for s, n in done.items()}
     assert len(sandbox.accepted()) == p.counts["send"]
 
 
-def test_the_frequency_cap_sees_an_id_keyed_campaign_in_the_same_journal(sample, tmp_path) -> None:
+def test_the_frequency_cap_sees_an_id_keyed_campaign_in_the_same_ledger(sample, tmp_path) -> None:
     """A campaign keyed by "Patient ID" still counts per number for the next campaign's cap."""
     first = sample.loc[[3, 4]]
-    _send(first, sociocs(), Sandbox(seed=1), tmp_path)  # keyed by Patient ID, live
-    journal = tmp_path / "clinic.journal.db"
-    cap = Guardrails(frequency_cap=FrequencyCap(1, timedelta(days=1)))
-    verdict = cap.apply(sample.loc[[3, 4, 5]], journal=journal,
-                        now=datetime.now(UTC) + timedelta(minutes=1))
-    assert verdict.status.tolist() == ["capped", "capped", None]
+    _send(first, sociocs(), Sandbox(seed=1), tmp_path, key="Patient ID",
+          guardrails=Guardrails(quiet_hours=None))
+    cap = Guardrails(quiet_hours=None, frequency_cap=FrequencyCap(1, timedelta(days=1)))
+    p = plan(sample.loc[[3, 4, 5]], sociocs(), campaign="next", ledger=tmp_path / "ledger.db",
+             guardrails=cap, now=datetime.now(UTC) + timedelta(minutes=1))
+    assert p.frame["plan"].tolist() == ["capped", "capped", "send"]
+
+
+def test_a_frequency_cap_holds_across_campaigns_without_passing_anything(sample, tmp_path):
+    """Campaign A texts everyone; campaign B with FrequencyCap(1, 1 day) sends 0 requests."""
+    cap = Guardrails(quiet_hours=None, frequency_cap=FrequencyCap(1, timedelta(days=1)))
+    sandbox = Sandbox(seed=1)
+    a = send(sample, sociocs(), campaign="a", live=True, transport=sandbox.transport(),
+             progress=False, pacing=fast(), guardrails=cap)
+    texted = int((a["status"] == "sent").sum())
+    counting = Counting(sandbox.transport())
+    b = send(render(load_recipients(SAMPLE / "recipients.xlsx", default_region="US"),
+                    "Another message for {{ first_name }}"),
+             sociocs(), campaign="b", live=True, transport=counting, progress=False,
+             pacing=fast(), guardrails=cap)
+    assert counting.methods == []
+    assert int((b["status"] == "capped").sum()) == texted == 58
+
+
+def test_a_budget_holds_across_four_limited_runs(sample, tmp_path) -> None:
+    """max_cost=$0.20 and limit=16 four times: what the sandbox received costs $0.20 or less
+    in all (it cost $0.58 when the budget was per run); each refusal says what is spent."""
+    price = Decimal("0.0079")
+    guard = Guardrails(quiet_hours=None, budget=Budget(max_cost="0.20", price_per_segment=price))
+    sandbox = Sandbox(seed=1)
+    refusals: list[str] = []
+    for _ in range(4):
+        try:
+            _send(sample, sociocs(), sandbox, tmp_path, guardrails=guard, limit=16)
+        except LimitExceeded as exc:
+            refusals.append(str(exc))
+    segments = dict(zip(sample["to"], sample["segments"], strict=False))
+    spent = price * sum(segments[to] for to in sandbox.accepted()["to"])
+    assert (len(sandbox.accepted()), spent, len(refusals)) == (16, Decimal("0.1975"), 3)
+    assert refusals[0] == (
+        "the campaign costs about $0.35 ($0.20 spent before, $0.00 left), $0.15 over "
+        "max_cost=$0.20; raise the limit or nothing more fits this campaign's budget")
 
 
 def test_an_over_budget_campaign_sends_0_requests_and_says_which_limit_and_by_how_much(
@@ -282,5 +332,7 @@ def test_an_over_budget_campaign_sends_0_requests_and_says_which_limit_and_by_ho
         "the campaign needs 58 segments, 8 over max_total_segments=50; raise the limit "
         "or send fewer rows (limit=40 fits)")
     assert len(sandbox.accepted()) == 0
+    assert caught.value.results["status"].value_counts().to_dict() == {
+        "waiting": 40, "deferred": 8, "over-budget": 7, "skipped": 6, "suppressed": 3}
     fits = _send(sample, sociocs(), sandbox, tmp_path, guardrails=guard, now=MONDAY, limit=40)
     assert (fits["status"] == "sent").sum() == len(sandbox.accepted()) == 40

@@ -11,7 +11,9 @@ subclass with its own ``_repr_html_`` would be lost on the first ``.loc`` or ``.
 ...     {"to": ["+13035551234"], "text": ["New phone who dis?"], "media": [()],
 ...      "template": [None], "problems": [()]},
 ...     index=pd.Index([2], name="row"))
->>> frame = preview(rendered, TextUs("my_account", "token", "sms"))
+>>> from datetime import datetime
+>>> noon = datetime(2026, 12, 2, 18, tzinfo=UTC)
+>>> frame = preview(rendered, TextUs("my_account", "token", "sms"), now=noon)
 >>> frame.loc[2, "body"]
 {'to': '+13035551234', 'body': 'New phone who dis?'}
 >>> Preview(frame)
@@ -23,31 +25,44 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ._errors import DataError
 from .channels._base import Channel
+from .decisions import decide
+from .guardrails import Guardrails
+from .guardrails._quiet import check_now
+from .ledger import Ledger
+from .plan import read_history
 from .problems import Problem
 
 __all__ = ["PREVIEW_COLUMNS", "Preview", "preview", "preview_html"]
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_COLUMNS = ("method", "url", "headers", "body", "problems")
+PREVIEW_COLUMNS = ("fate", "reason", "method", "url", "headers", "body", "problems")
 
 
 def preview(
     rendered: pd.DataFrame,
     channel: Channel,
     *,
-    keys: pd.Series | Sequence[str] | None = None,
+    campaign: str | None = None,
+    ledger: Ledger | str | os.PathLike[str] | None = None,
+    guardrails: Guardrails | None = None,
+    key: str | None = None,
+    rate: float | None = None,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
     """The request each row of ``rendered`` would make through ``channel``, sending nothing.
+
+    Every row's fate comes from `campaignkit.decide`, the function `send` calls, so the
+    rows called ready here are the rows `send` sends.
 
     Parameters
     ----------
@@ -56,54 +71,46 @@ def preview(
         sheet's columns), indexed by sheet row number.
     channel
         The channel the campaign goes out on.
-    keys
-        Each row's key, sent where the provider has a reference field (Bird's
-        ``reference``): a Series indexed like ``rendered`` or a sequence in row order.
-        By default a row's key is its ``to`` number.
+    campaign, ledger, guardrails, key, rate, now
+        As for `send`: with ``campaign`` the preview knows what earlier runs sent.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``rendered``, with columns ``method``, ``url``, ``headers`` (a dict,
-        secrets redacted), ``body`` (the JSON body as a dict, secrets redacted) and
-        ``problems`` (the row's own problems, then the provider's). A row with any problem
-        gets no request: its method, url, headers and body are None.
+        Indexed like ``rendered``, with columns ``fate`` and ``reason`` (see
+        `campaignkit.decide`), ``method``, ``url``, ``headers`` (a dict, secrets redacted),
+        ``body`` (the JSON body as a dict, secrets redacted) and ``problems`` (the row's
+        own problems, then the provider's). A row with problems gets no request: its
+        method, url, headers and body are None.
     """
-    row_keys = _keys(rendered, keys)
+    guard = Guardrails() if guardrails is None else guardrails
+    moment = check_now(now)
+    decisions = decide(rendered, channel, campaign=campaign or "", guardrails=guard, key=key,
+                       rate=rate, now=moment,
+                       history=read_history(channel, campaign, ledger, guard, moment))
+    table = decisions.table
     columns: dict[str, list[Any]] = {name: [] for name in PREVIEW_COLUMNS}
     records = rendered.to_dict("records")
     debug = logger.isEnabledFor(logging.DEBUG)
-    for label, row, key in zip(rendered.index, records, row_keys, strict=True):
-        number = int(label) if isinstance(label, (int, np.integer)) else None
-        own = row.get("problems")
-        found = (tuple(own) if isinstance(own, (tuple, list)) else ()) + channel.problems(
-            row, row_number=number
-        )
-        columns["problems"].append(found)
-        if found:
+    for label, row, row_key, fate, reason, found in zip(
+            rendered.index, records, table["key"], table["fate"], table["reason"],
+            table["problems"], strict=True):
+        columns["fate"].append(fate)
+        columns["reason"].append(reason)
+        columns["problems"].append(tuple(found))
+        if found or fate in ("skipped", "duplicate"):
             for name in ("method", "url", "headers", "body"):
                 columns[name].append(None)
             continue
-        to = row.get("to")
-        described = channel.describe(
-            channel.build_request(row, key=key if key is not None else str(to))
-        )
+        wire = f"{campaign}:{row_key}" if campaign else str(row_key)
+        described = channel.describe(channel.build_request(row, key=wire))
         for name in ("method", "url", "headers", "body"):
             columns[name].append(described[name])
         if debug:
-            logger.debug(
-                "row %s: %s %s %s",
-                label,
-                described["method"],
-                described["url"],
-                json.dumps(described["body"], ensure_ascii=False),
-            )
-    logger.debug(
-        "preview through %s: %d rows, %d with problems",
-        channel.label,
-        len(rendered),
-        sum(1 for p in columns["problems"] if p),
-    )
+            logger.debug("row %s: %s %s %s", label, described["method"], described["url"],
+                         json.dumps(described["body"], ensure_ascii=False))
+    logger.debug("preview through %s: %d rows, %d with problems", channel.label,
+                 len(rendered), sum(1 for p in columns["problems"] if p))
     return pd.DataFrame(
         {name: pd.Series(values, index=rendered.index, dtype=object)
          for name, values in columns.items()},
@@ -111,38 +118,16 @@ def preview(
     )
 
 
-def _keys(rendered: pd.DataFrame, keys: pd.Series | Sequence[str] | None) -> list[str | None]:
-    if keys is None:
-        return [None] * len(rendered)
-    if isinstance(keys, pd.Series):
-        missing = rendered.index.difference(keys.index)
-        if len(missing):
-            raise DataError(
-                f"keys has no key for row(s) {list(missing[:5])}: give a key for every row "
-                "of the rendered frame (a Series with the same index)"
-            )
-        return [str(k) for k in keys.loc[rendered.index]]
-    if isinstance(keys, (str, bytes)) or not isinstance(keys, Sequence):
-        raise DataError("keys must be a Series indexed like the frame or a list of keys")
-    if len(keys) != len(rendered):
-        raise DataError(
-            f"keys has {len(keys)} keys for {len(rendered)} rows: give one key per row"
-        )
-    return [str(k) for k in keys]
-
-
 # -- notebook display ---------------------------------------------------------------------
 
 
-def _counts(frame: pd.DataFrame) -> tuple[int, int]:
-    blocked = sum(1 for problems in frame["problems"] if problems)
-    return len(frame) - blocked, blocked
-
-
 def _summary(frame: pd.DataFrame) -> str:
-    ready, blocked = _counts(frame)
+    ready = int((frame["fate"] == "send").sum())
+    blocked = sum(1 for problems in frame["problems"] if problems)
+    held = len(frame) - ready - blocked
     rows = "row" if len(frame) == 1 else "rows"
-    return f"{len(frame)} {rows}, {ready} ready to send, {blocked} with problems"
+    tail = f", {held} held back" if held else ""
+    return f"{len(frame)} {rows}, {ready} ready to send, {blocked} with problems{tail}"
 
 
 def _pre(value: Mapping[str, Any] | None) -> str:
@@ -158,13 +143,16 @@ def preview_html(frame: pd.DataFrame, rows: int = 5) -> str:
     body = []
     for label, record in zip(shown.index, shown.to_dict("records"), strict=True):
         problems: tuple[Problem, ...] = record["problems"]
-        if problems:
+        if record["method"] is None:
             request = "<em>not sent</em>"
-            listed = "".join(f"<li>{html.escape(str(p))}</li>" for p in problems)
+            listed = "".join(f"<li>{html.escape(str(p))}</li>" for p in problems) or (
+                f"<li>{html.escape(str(record['reason']))}</li>")
             problem_cell = f"<ul style=\"margin:0\">{listed}</ul>"
         else:
             request = html.escape(f"{record['method']} {record['url']}") + _pre(record["headers"])
-            problem_cell = ""
+            problem_cell = ("" if record["fate"] == "send" else
+                            f"<em>{html.escape(str(record['fate']))}</em>: "
+                            f"{html.escape(str(record['reason']))}")
         body.append(
             f"<tr><td>{html.escape(str(label))}</td><td style=\"text-align:left\">{request}</td>"
             f"<td>{_pre(record['body'])}</td><td style=\"text-align:left\">{problem_cell}</td></tr>"

@@ -7,18 +7,19 @@ nothing). A row with any problem is never sent; it is reported ``skipped`` with 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["Problem", "ProblemKind", "add_problems", "problems_table"]
+__all__ = ["Problem", "ProblemKind", "add_problems", "problems_table", "row_number"]
 
 ProblemKind = Literal[
     "invalid-phone",  # the number cannot be made valid E.164
     "missing-phone",  # the phone cell is empty
-    "duplicate",  # the same normalised number appears on an earlier row
+    "duplicate",  # rows sharing a key with different messages
     "missing-value",  # a template uses a column whose cell is empty, or that does not exist
     "template",  # the template failed for this row (filter error, bad date...)
     "content",  # the message breaks a provider's rule (no content, media not allowed, too long)
@@ -48,6 +49,22 @@ class Problem:
         if self.column is not None:
             where.append(f'column "{self.column}"')
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+def row_number(label: Hashable) -> int | None:
+    """The sheet row number of an index label (an integer), or None for any other label.
+
+    The one rule every message uses: a frame indexed by sheet row says "row 12"; a frame
+    with another index names no row rather than a wrong one.
+
+    >>> row_number(12), row_number(np.int64(12)), row_number("a"), row_number(True)
+    (12, 12, None, None)
+    """
+    if isinstance(label, bool | np.bool_):
+        return None
+    if isinstance(label, int | np.integer):
+        return int(label)
+    return None
 
 
 def add_problems(frame: pd.DataFrame, found: dict[int, Iterable[Problem]]) -> pd.DataFrame:

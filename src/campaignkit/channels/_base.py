@@ -34,7 +34,7 @@ from .._errors import ChannelError, LookupInconclusive
 from ..message import Media, Template
 from ..problems import Problem
 
-__all__ = ["REDACTED", "Channel", "LookupInconclusive", "Receipt", "Row"]
+__all__ = ["REDACTED", "Channel", "LookupInconclusive", "RateLimit", "Receipt", "Row"]
 
 Row = Mapping[str, Any]
 REDACTED = "[redacted]"
@@ -52,6 +52,33 @@ class Receipt:
     error: str | None = None  # the provider's own message when not accepted
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A provider's documented limit on requests, with the page that documents it.
+
+    >>> str(RateLimit(1_000, 300, "https://apidocs.next.textus.com/overview/rate_limiting"))
+    '1,000 requests per 5 minutes'
+    """
+
+    requests: int
+    seconds: float
+    source: str
+
+    @property
+    def rate(self) -> float:
+        """Requests per second."""
+        return self.requests / self.seconds
+
+    def __str__(self) -> str:
+        if self.seconds == 1:
+            per = "second"
+        elif self.seconds % 60 == 0:
+            per = f"{self.seconds / 60:g} minutes"
+        else:
+            per = f"{self.seconds:g} seconds"
+        return f"{self.requests:,} requests per {per}"
+
+
 class Channel(ABC):
     """Base of every provider: shared request plumbing, secrets kept out of sight."""
 
@@ -61,6 +88,12 @@ class Channel(ABC):
     supports_bulk: ClassVar[bool] = False
     #: whether `build_lookup_request` / `parse_lookup` can prove a send happened (by key)
     supports_lookup: ClassVar[bool] = False
+    #: the provider's documented limit on sends, and on lookups (None: none documented)
+    send_limit: ClassVar[RateLimit | None] = None
+    lookup_limit: ClassVar[RateLimit | None] = None
+    #: messages per second and requests in flight when the caller names none
+    default_rate: ClassVar[float] = 5.0
+    default_concurrency: ClassVar[int] = 4
 
     base_url: str
 

@@ -27,6 +27,7 @@ from .._errors import ChannelError
 from ..message import Media, Template
 from ..problems import Problem
 from ._base import (
+    RateLimit,
     Channel,
     LookupInconclusive,
     Receipt,
@@ -178,6 +179,14 @@ class Bird(Channel):
 
     provider: ClassVar[str] = "bird"
     supports_lookup: ClassVar[bool] = True
+    # Per workspace, all channels together (docs/providers/bird.md#rate-limits).
+    send_limit: ClassVar[RateLimit | None] = RateLimit(
+        500, 1, "https://docs.bird.com/api/channels-api/rate-limit")
+    lookup_limit: ClassVar[RateLimit | None] = RateLimit(
+        50, 1, "https://docs.bird.com/api/channels-api/rate-limit")
+    # A tenth of the workspace's POST limit: other apps of the workspace share it.
+    default_rate: ClassVar[float] = 50.0
+    default_concurrency: ClassVar[int] = 8
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from .._errors import ChannelError
 from ..message import Media
 from ..problems import Problem
 from ._base import (
+    RateLimit,
     Channel,
     Receipt,
     Row,
@@ -122,6 +123,11 @@ class TextUs(Channel):
     """
 
     provider: ClassVar[str] = "textus"
+    # Per token, every request counted (docs/providers/textus.md#rate-limits).
+    send_limit: ClassVar[RateLimit | None] = RateLimit(
+        1_000, 300, "https://apidocs.next.textus.com/overview/rate_limiting")
+    default_rate: ClassVar[float] = 3.0
+    default_concurrency: ClassVar[int] = 2
 
     def __init__(
         self,

@@ -1,17 +1,16 @@
-"""Guardrails: what must never be sent, checked on this machine before any request.
+"""Guardrails: what must never be sent, decided on this machine before any request.
 
-The costliest campaign mistakes are not crashes (peers.md (c), reliability.md §1.6):
+The costliest campaign mistakes are not crashes (docs/reliability.md#guardrails):
 
-- texting someone who replied STOP (Twilio error 21610): `Suppression`;
-- texting at 11 pm in the recipient's time zone: `QuietHours`;
-- a curly apostrophe that triples the bill, or a list bigger than meant: `Budget`;
-- texting one person too often across campaigns: `FrequencyCap`;
-- a queue that drains after the window closes or after the provider's validity: `plan`.
+- texting someone who replied STOP (Twilio error 21610): `Suppression`, and the ledger's
+  own list (opt-outs learned from providers, `campaignkit.suppress`);
+- texting at 11 pm in the recipient's time zone: `QuietHours` (on by default);
+- a curly apostrophe that triples the bill, or a list bigger than meant: `Budget`, per
+  campaign across its runs;
+- texting one person too often across campaigns: `FrequencyCap`, read from the ledger.
 
-`Guardrails.apply` decides every row of a rendered frame (``suppressed``, ``deferred``,
-``capped``, or send now) and `Guardrails.check_budget` refuses a run over budget with
-`LimitExceeded` before its first request. `send` and `plan` call the same two functions, so
-the plan's counts are what `send` then does.
+`Guardrails` holds the policies; `campaignkit.decide` applies them to every row, and `send`,
+`plan`, `preview` and the Composer all call it, so they agree.
 
 >>> from datetime import time
 >>> Guardrails(quiet_hours=QuietHours(start=time(9), end=time(20)))
@@ -21,27 +20,18 @@ Guardrails(quiet_hours=QuietHours(09:00-20:00 local))
 from __future__ import annotations
 
 from ._budget import Budget
-from ._cap import FrequencyCap, read_history
-from ._core import GUARD_STATUSES, Guardrails, Verdict
-from ._plan import PLAN_STATUSES, SendPlan, guard_plan, plan, provider_validity
+from ._cap import FrequencyCap
+from ._core import Guardrails
 from ._quiet import QuietHours, zones_for_number
 from ._suppression import OPT_OUT_PATTERNS, Suppression, opted_out
 
 __all__ = [
-    "GUARD_STATUSES",
     "OPT_OUT_PATTERNS",
-    "PLAN_STATUSES",
     "Budget",
     "FrequencyCap",
     "Guardrails",
     "QuietHours",
-    "SendPlan",
     "Suppression",
-    "Verdict",
-    "guard_plan",
     "opted_out",
-    "plan",
-    "provider_validity",
-    "read_history",
     "zones_for_number",
 ]

@@ -1,4 +1,8 @@
-"""Budgets: limits a campaign must stay within, checked before its first request."""
+"""Budgets: limits a campaign must stay within across all its runs, checked before a request.
+
+What a campaign spent in earlier runs comes from the ledger (`Spend`): four runs with
+``limit=16`` under ``max_cost=$0.20`` spend at most $0.20 in all, not $0.20 each.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from decimal import Decimal
 import phonenumbers
 
 from .._errors import LimitExceeded
+from ..ledger import Spend
 
-__all__ = ["Budget", "Price", "price_of"]
+__all__ = ["Budget", "Price", "Spend", "price_of"]
 
 Price = Decimal | str | int | float
 
@@ -30,27 +35,28 @@ def _money(amount: Decimal, currency: str) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits checked before the first request; a campaign over one is refused whole.
+    """Limits for a whole campaign, across its runs; a run that would break one is refused.
 
     Parameters
     ----------
     max_recipients
-        Messages (rows) this run may send.
+        Messages the campaign may send in all its runs.
     max_segments_per_message
         Segments one message may take (a curly apostrophe can triple a message).
     max_total_segments
-        Segments this run may send in all.
+        Segments the campaign may send in all its runs.
     max_cost
-        What this run may cost, at ``price_per_segment``.
+        What the campaign may cost in all its runs, at ``price_per_segment``.
     price_per_segment
         One price, or a map from ISO region code (``"US"``, ``"GB"``) to price, with
         ``"*"`` for every other region.
     currency
         Shown before amounts.
 
-    The limits count the rows this run would send: not the rows skipped, suppressed,
-    deferred or capped, and only the first ``limit`` rows when `send` has a ``limit``.
-    Deferred rows count in the run that sends them.
+    The limits count what earlier runs sent (from the ledger) plus the rows this run would
+    send: not the rows skipped, suppressed, deferred or capped, and only the first ``limit``
+    rows when `send` has a ``limit``. Deferred rows count in the run that sends them. The
+    refusal names what is spent and what is left.
 
     Examples
     --------
@@ -128,24 +134,55 @@ class Budget:
                 total += price * int(count)
         return total, unpriced
 
+    def costs(self, numbers: Sequence[str], segments: Sequence[int]) -> list[Decimal | None]:
+        """Each message's cost (None where no price applies, or when unpriced)."""
+        if not self._prices:
+            return [None] * len(numbers)
+        out: list[Decimal | None] = []
+        for number, count in zip(numbers, segments, strict=True):
+            price = self.price(number)
+            out.append(None if price is None else price * int(count))
+        return out
+
     def check(
-        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object]
+        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object],
+        *, spent: Spend | None = None,
     ) -> None:
         """Raise `LimitExceeded` when sending these rows breaks a limit (nothing is sent)."""
+        refusal = self.refusal(numbers, segments, labels, spent=spent)
+        if refusal is not None:
+            raise LimitExceeded(refusal)
+
+    def refusal(
+        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object],
+        *, spent: Spend | None = None,
+    ) -> str | None:
+        """Why sending these rows (after ``spent``) breaks a limit, with what fits; or None."""
+        spent = spent or Spend()
         segments = [int(s) for s in segments]
-        over = self._over(numbers, segments, labels)
-        if over is not None:
-            fits = self._fitting(numbers, segments, labels)
-            advice = (f"send fewer rows (limit={fits:,} fits)" if fits
-                      else "send fewer rows (limit=...)")
-            raise LimitExceeded(f"{over}; raise the limit or {advice}")
+        try:
+            over = self._over(numbers, segments, labels, spent)
+        except LimitExceeded as exc:
+            return str(exc)
+        if over is None:
+            return None
+        fits = self.fitting(numbers, segments, labels, spent=spent)
+        advice = (f"send fewer rows (limit={fits:,} fits)" if fits
+                  else "send fewer rows (limit=...)" if not spent
+                  else "nothing more fits this campaign's budget")
+        return f"{over}; raise the limit or {advice}"
 
     def _over(
-        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object]
+        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object],
+        spent: Spend,
     ) -> str | None:
         n = len(segments)
-        if self.max_recipients is not None and n > self.max_recipients:
-            return (f"the campaign sends {n:,} messages, {n - self.max_recipients:,} over "
+        before = bool(spent)
+        if self.max_recipients is not None and spent.messages + n > self.max_recipients:
+            total = spent.messages + n
+            detail = f" ({spent.messages:,} sent before, {n:,} in this run)" if before else ""
+            return (f"the campaign sends {total:,} messages{detail}, "
+                    f"{total - self.max_recipients:,} over "
                     f"max_recipients={self.max_recipients:,}")
         if self.max_segments_per_message is not None:
             big = [(labels[i], s) for i, s in enumerate(segments)
@@ -159,9 +196,11 @@ class Budget:
                         f"segments, {worst - self.max_segments_per_message} over "
                         f"max_segments_per_message={self.max_segments_per_message}; shorten "
                         "the message or replace the characters that force UCS-2")
-        total = sum(segments)
+        run = sum(segments)
+        total = spent.segments + run
         if self.max_total_segments is not None and total > self.max_total_segments:
-            return (f"the campaign needs {total:,} segments, "
+            detail = f" ({spent.segments:,} sent before, {run:,} in this run)" if before else ""
+            return (f"the campaign needs {total:,} segments{detail}, "
                     f"{total - self.max_total_segments:,} over "
                     f"max_total_segments={self.max_total_segments:,}")
         if self.max_cost is not None:
@@ -175,21 +214,26 @@ class Budget:
                 )
             limit = price_of(self.max_cost)
             assert cost is not None
-            if cost > limit:
-                return (f"the campaign costs about {_money(cost, self.currency)}, "
-                        f"{_money(cost - limit, self.currency)} over "
+            if spent.cost + cost > limit:
+                left = max(limit - spent.cost, Decimal(0))
+                detail = (f" ({_money(spent.cost, self.currency)} spent before, "
+                          f"{_money(left, self.currency)} left)") if before else ""
+                return (f"the campaign costs about {_money(spent.cost + cost, self.currency)}"
+                        f"{detail}, {_money(spent.cost + cost - limit, self.currency)} over "
                         f"max_cost={_money(limit, self.currency)}")
         return None
 
-    def _fitting(
-        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object]
+    def fitting(
+        self, numbers: Sequence[str], segments: Sequence[int], labels: Sequence[object],
+        *, spent: Spend | None = None,
     ) -> int:
-        """The most rows, from the first, that fit every limit (the ``limit=`` to suggest)."""
+        """The most rows, from the first, that fit every limit after ``spent``."""
+        spent = spent or Spend()
         lo, hi = 0, len(segments)
         while lo < hi:  # the limits only grow with more rows: bisect
             mid = (lo + hi + 1) // 2
             try:
-                fits = self._over(numbers[:mid], segments[:mid], labels[:mid]) is None
+                fits = self._over(numbers[:mid], segments[:mid], labels[:mid], spent) is None
             except LimitExceeded:
                 fits = False
             if fits:

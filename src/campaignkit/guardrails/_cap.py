@@ -1,30 +1,18 @@
 """Frequency cap: at most K messages per recipient per period, across campaigns.
 
-The history is what was (or may have been) sent *live*: journal rows of mode ``live`` with
-status ``sent``, ``pending`` or ``unknown`` (a message that may have left counts: the cap
-errs on the side of the recipient), or results frames with status ``sent``/``unknown``.
-Dry runs never count. The journal is only read (a read-only SQLite connection).
+The history is what the ledger holds of every campaign: live rows ``sent``, ``pending`` or
+``unknown`` (a message that may have left counts: the cap errs on the side of the
+recipient). Dry runs never count; they never write the ledger.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
-import pandas as pd
+__all__ = ["FrequencyCap", "describe_period"]
 
-from .._errors import DataError
-
-__all__ = ["FrequencyCap", "describe_period", "read_history"]
-
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-_SUFFIX = re.compile(r"#\d+$")  # row_keys numbers duplicate rows K, K#2, K#3
-_COUNTED = ("sent", "pending", "unknown")
 
 
 def describe_period(period: timedelta) -> str:
@@ -71,13 +59,13 @@ class FrequencyCap:
         return f"FrequencyCap({self.max_messages} per {describe_period(self.period)})"
 
     def apply(
-        self, numbers: Sequence[str], eligible: Sequence[bool], history: dict[str, list[datetime]],
-        now: datetime,
+        self, numbers: Sequence[str], eligible: Sequence[bool],
+        history: Mapping[str, Sequence[datetime]], now: datetime,
     ) -> dict[int, tuple[datetime, str]]:
         """Positions over the cap: ``{position: (sendable_at, error)}``.
 
         ``numbers`` are the rows' E.164 numbers, ``eligible`` the rows that would otherwise
-        be sent, ``history`` the live sends per number (`read_history`).
+        be sent, ``history`` the live sends per number (`campaignkit.ledger.History`).
         """
         since = now - self.period
         times = {n: sorted(t for t in ts if t > since) for n, ts in history.items()}
@@ -101,85 +89,3 @@ class FrequencyCap:
                 f"{frees:%Y-%m-%d %H:%M} UTC: run the campaign again then"
             ))
         return out
-
-
-def read_history(
-    sources: Iterable[object], numbers: Iterable[str], now: datetime, period: timedelta
-) -> dict[str, list[datetime]]:
-    """Live send times per number within ``period`` before ``now``, from every source.
-
-    A source is a `Journal`, a journal path, or a results frame (``to``, ``status``,
-    ``sent_at``). Journal rows are matched by their ``to`` column when the journal has one,
-    else by a key that is an E.164 number (``row_keys`` keys a campaign by ``to`` when it
-    has no id column).
-    """
-    wanted = {n for n in numbers if n}
-    since = now - period
-    out: dict[str, list[datetime]] = {}
-    for source in sources:
-        if isinstance(source, pd.DataFrame):
-            pairs = _from_results(source)
-        else:
-            pairs = _from_journal(_journal_path(source), since)
-        for number, moment in pairs:
-            if number in wanted and since < moment <= now:
-                out.setdefault(number, []).append(moment)
-    return out
-
-
-def _journal_path(source: object) -> Path:
-    path = getattr(source, "path", source)  # a Journal or a path
-    if not isinstance(path, str | os.PathLike):
-        raise DataError(
-            f"cannot read send history from {type(source).__name__}: pass a Journal, a journal "
-            "path or a results frame"
-        )
-    return Path(path)
-
-
-def _from_journal(path: Path, since: datetime) -> list[tuple[str, datetime]]:
-    if not path.exists():
-        return []
-    # Read-only: the frequency cap must never write to (or lock) a journal in use.
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
-    try:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(rows)")}
-        if not columns:
-            return []
-        number = 'COALESCE("to", key)' if "to" in columns else "key"
-        # ISO strings compare in time order within one format; a day of slack covers
-        # "+00:00" vs ".000000+00:00", and the exact cut is made after parsing.
-        cutoff = (since - timedelta(days=1)).isoformat()
-        cursor = db.execute(
-            f"SELECT {number}, COALESCE(sent_at, updated_at) FROM rows "
-            f"WHERE mode = 'live' AND status IN ({', '.join('?' * len(_COUNTED))}) "
-            "AND COALESCE(sent_at, updated_at) >= ?",
-            (*_COUNTED, cutoff),
-        )
-        out: list[tuple[str, datetime]] = []
-        for value, when in cursor:
-            found = _SUFFIX.sub("", str(value or ""))
-            if _E164.fullmatch(found) and when:
-                out.append((found, _aware(datetime.fromisoformat(when))))
-        return out
-    finally:
-        db.close()
-
-
-def _from_results(results: pd.DataFrame) -> list[tuple[str, datetime]]:
-    missing = [c for c in ("to", "status", "sent_at") if c not in results.columns]
-    if missing:
-        raise DataError(
-            f"a results frame as send history needs the columns to, status and sent_at "
-            f"(missing: {', '.join(missing)}): pass the frame send(..., live=True) returned"
-        )
-    counted = results[results["status"].isin(("sent", "unknown")) & results["sent_at"].notna()]
-    moments = pd.to_datetime(counted["sent_at"], utc=True)
-    return [
-        (str(n), m.to_pydatetime())
-        for n, m in zip(counted["to"].tolist(), moments.tolist(), strict=True)
-    ]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -19,7 +19,7 @@ import pandas as pd
 from .._errors import DataError
 from .._phones import check_region, normalise_phones
 
-__all__ = ["OPT_OUT_PATTERNS", "Suppression", "opted_out"]
+__all__ = ["OPT_OUT_PATTERNS", "Suppression", "opt_out_reason", "opted_out", "suppress"]
 
 #: Provider errors that mean the recipient opted out or blocked the sender (matched in a
 #: results frame's ``error``). Sending again only repeats the refusal and, at Twilio, puts the
@@ -66,7 +66,15 @@ class Suppression:
     def of(
         cls, values: pd.Series | Iterable[str], *, default_region: str | None = None
     ) -> Suppression:
-        """A suppression list from phone numbers in any format."""
+        """A suppression list from phone numbers in any format.
+
+        ``values`` is a list, a Series or any iterable of numbers; a single string is a
+        `TypeError` (it would be read one character at a time): write ``[number]``.
+        """
+        if isinstance(values, (str, bytes)):
+            raise TypeError(
+                f"Suppression.of takes a list of numbers, not one string: write "
+                f"Suppression.of([{values!r}])")
         series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
         series = series.astype(object).where(series.notna(), "").astype(str)
         series = series[series.str.strip() != ""].reset_index(drop=True)
@@ -160,6 +168,17 @@ class Suppression:
         return target
 
 
+def opt_out_reason(error: str | None) -> str | None:
+    """The provider's words when ``error`` says the person opted out or blocked us, else None.
+
+    >>> opt_out_reason("HTTP 400: Attempt to send to unsubscribed recipient (21610)")
+    'HTTP 400: Attempt to send to unsubscribed recipient (21610)'
+    >>> opt_out_reason("HTTP 400: invalid number") is None
+    True
+    """
+    return error if error and _OPT_OUT.search(error) else None
+
+
 def opted_out(results: pd.DataFrame) -> pd.Series:
     """Boolean Series on ``results.index``: refused rows whose error says the person opted out."""
     missing = [c for c in ("to", "status", "error") if c not in results.columns]
@@ -172,3 +191,29 @@ def opted_out(results: pd.DataFrame) -> pd.Series:
     refused = results["status"].isin(_REFUSED)
     has_number = results["to"].astype(object).where(results["to"].notna(), "").astype(str) != ""
     return (refused & has_number & error.str.contains(_OPT_OUT)).astype(bool)
+
+
+def suppress(
+    numbers: pd.Series | Iterable[str],
+    *,
+    reason: str,
+    default_region: str | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+) -> Suppression:
+    """Never text ``numbers`` again, in any campaign: they go on the ledger's list.
+
+    Numbers in any format are normalised like the recipients; what is not a number is
+    returned in ``rejected``. Every later `send`, `plan` and `preview` reads the list.
+
+    >>> suppress(["(617) 555-0101", "nope"], reason="asked by phone",
+    ...          default_region="US")  # doctest: +SKIP
+    Suppression(1 number, 1 rejected)
+    """
+    from ..ledger import Ledger, locate_ledger
+
+    if not isinstance(reason, str) or not reason.strip():
+        raise DataError('suppress() needs a reason, e.g. reason="replied STOP on 2 December"')
+    found = Suppression.of(numbers, default_region=default_region)
+    with Ledger(locate_ledger(ledger)) as opened:
+        opened.suppress(sorted(found.numbers), reason=reason.strip(), source="user")
+    return found
