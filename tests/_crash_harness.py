@@ -1,7 +1,7 @@
 """The crash test's machinery: a sender script to kill, a served sandbox, and the checker.
 
 Run as a script, this file is the *sender*: a small program using only the public API
-(`send` with ``live=True`` and the channel's ``base_url`` on the loopback sandbox, a journal
+(`send` with ``live=True`` and the channel's ``base_url`` on the loopback sandbox, a ledger
 on disk). It builds its frame, prints ``ready``, and waits for one line on stdin:
 ``go <rate>`` sends at ``<rate>`` per second, anything else exits without sending. A warm
 sender waiting for ``go`` lets the harness resume within milliseconds of a ``kill -9``
@@ -10,7 +10,7 @@ instead of paying the ~1.4 s of imports each time.
 Imported, it is the *harness* (reliability.md §2, T1/T1m/T3): `crash_run` serves the sandbox
 from ``python -m campaignkit.sandbox`` in its own process, kills senders at seeded random
 moments, resumes, runs to completion, then judges the sandbox's record (the ground truth,
-Jepsen-style) against the journal's results: `CrashReport`.
+Jepsen-style) against the ledger's results: `CrashReport`.
 
 The *bad* sender (``--bad``, the mutation check T1m) is what a user who blindly trusts
 "resend" does: before each run it resolves every ``unknown`` row as ``"resend"``. The
@@ -101,7 +101,8 @@ def sender_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--channel", choices=["bird", "sociocs"], required=True)
     parser.add_argument("--rows", type=int, required=True)
-    parser.add_argument("--journal", required=True)
+    parser.add_argument("--ledger", required=True)
+    parser.add_argument("--absent-after", type=float, default=600.0)
     parser.add_argument("--results", required=True)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--read-timeout", type=float, default=0.3)
@@ -110,8 +111,7 @@ def sender_main(argv: Sequence[str] | None = None) -> int:
 
     import httpx
 
-    from campaignkit import JournalLocked
-    from campaignkit.journal import Journal
+    from campaignkit import CampaignLocked, Guardrails, Ledger, Pacing, Retry
     from campaignkit.sending import send
 
     frame = campaign_frame(args.rows)
@@ -121,20 +121,22 @@ def sender_main(argv: Sequence[str] | None = None) -> int:
     if len(order) != 2 or order[0] != "go":
         return 0
     # NORMAL survives any process crash (sqlite.org/pragma.html); FULL adds power-loss safety.
-    journal = Journal(args.journal, synchronous="NORMAL")
+    ledger = Ledger(args.ledger, synchronous="NORMAL")
     if args.bad:
-        journal.resolve(CAMPAIGN, journal.unknown(CAMPAIGN), "resend")
+        ledger.resolve(CAMPAIGN, ledger.unknown(CAMPAIGN), "resend")
     try:
         results = send(
-            frame, channel, campaign=CAMPAIGN, live=True, rate=float(order[1]),
-            concurrency=args.concurrency, journal=journal, progress=False,
-            timeout=httpx.Timeout(5.0, read=args.read_timeout),
+            frame, channel, campaign=CAMPAIGN, live=True, ledger=ledger, progress=False,
+            pacing=Pacing(rate=float(order[1]), concurrency=args.concurrency),
+            retry=Retry(timeout=httpx.Timeout(5.0, read=args.read_timeout),
+                        absent_after=args.absent_after),
+            guardrails=Guardrails(quiet_hours=None),  # the same run at any hour
         )
-    except JournalLocked:
+    except CampaignLocked:
         print("locked", flush=True)
         return 3
     finally:
-        journal.close()
+        ledger.close()
     out = {
         "key": results["key"].tolist(),
         "status": results["status"].tolist(),
@@ -185,7 +187,7 @@ class Child:
         self.process.stdin.flush()
 
     def kill(self) -> None:
-        """``kill -9`` and reap (a zombie's pid would still look alive to the journal lock)."""
+        """``kill -9`` and reap (its lock is released only once it is reaped)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
@@ -264,14 +266,16 @@ def _wait_listening(base_url: str, child: Child, timeout: float = 30.0) -> None:
             time.sleep(0.02)
 
 
-def sender(base_url: str, channel: ChannelName, rows: int, journal: Path, results: Path, *,
-           concurrency: int, read_timeout: float, bad: bool) -> Child:
+def sender(base_url: str, channel: ChannelName, rows: int, ledger: Path, results: Path, *,
+           concurrency: int, read_timeout: float, bad: bool, absent_after: float = 600.0
+           ) -> Child:
     """A warm sender process (waiting for ``go``)."""
     return Child([
         sys.executable, str(Path(__file__).resolve()), "--base-url", base_url,
-        "--channel", channel, "--rows", str(rows), "--journal", str(journal),
+        "--channel", channel, "--rows", str(rows), "--ledger", str(ledger),
         "--results", str(results), "--concurrency", str(concurrency),
-        "--read-timeout", str(read_timeout), *(["--bad"] if bad else []),
+        "--read-timeout", str(read_timeout), "--absent-after", str(absent_after),
+        *(["--bad"] if bad else []),
     ])
 
 
@@ -388,18 +392,20 @@ def crash_run(
     work: Path, *, channel: ChannelName, rows: int, kills: int, seed: int,
     options: SandboxOptions, kill_rate: float, final_rate: float, concurrency: int = 8,
     read_timeout: float = 0.3, kill_window: tuple[float, float] = (0.3, 1.5),
-    bad: bool = False, max_seconds: float = 150.0,
+    bad: bool = False, max_seconds: float = 150.0, absent_after: float = 600.0,
+    settle: bool = False,
 ) -> CrashReport:
     """Serve, send, ``kill -9`` ``kills`` times at seeded random moments, finish, judge.
 
     Kill moments are uniform in ``kill_window`` seconds after the sender is told ``go``;
     between kills the next (warm) sender resumes at once. After the kills, senders run at
-    ``final_rate`` until one completes (the bad sender: until nothing is ``unknown``).
+    ``final_rate`` until one completes (the bad sender, or with ``settle`` a channel that
+    looks rows up: until nothing is ``unknown``, waiting ``absent_after`` between runs).
     """
-    from campaignkit.journal import Journal
+    from campaignkit.ledger import Ledger
 
     rng = random.Random(seed)
-    journal, results, record = work / "crash.journal.db", work / "results.json", work / "rec.db"
+    journal, results, record = work / "crash.ledger.db", work / "results.json", work / "rec.db"
     started = time.monotonic()
     deadline = started + max_seconds
     done_kills = runs = 0
@@ -407,7 +413,7 @@ def crash_run(
     with served_sandbox(record, options) as base_url:
         def spawn() -> Child:
             return sender(base_url, channel, rows, journal, results, concurrency=concurrency,
-                          read_timeout=read_timeout, bad=bad)
+                          read_timeout=read_timeout, bad=bad, absent_after=absent_after)
 
         def next_sender() -> Child:
             # Warm senders import while others send: a resume starts milliseconds after a kill.
@@ -427,7 +433,7 @@ def crash_run(
                 except subprocess.TimeoutExpired:
                     current.kill()
                     done_kills += 1
-                    with Journal(journal) as reader:
+                    with Ledger(journal) as reader:
                         in_doubt |= {k for k, r in reader.records(CAMPAIGN).items()
                                      if r.status == "pending"}
                     continue
@@ -439,9 +445,11 @@ def crash_run(
                 runs += 1
                 remaining = max(5.0, deadline - time.monotonic())
                 assert current.process.wait(timeout=remaining) == 0, "".join(current.errors)
-                with Journal(journal) as reader:
-                    if not bad or not reader.unknown(CAMPAIGN):
+                with Ledger(journal) as reader:
+                    if not (bad or settle) or not reader.unknown(CAMPAIGN):
                         break
+                if settle:
+                    time.sleep(absent_after)  # a lookup that finds nothing proves absence now
         finally:
             for child in warm:
                 child.dismiss()
@@ -464,7 +472,8 @@ def judge(
     lost: list[str] = []
     for key in (number(i) for i in range(rows)):
         seen, state = counts.get(key, 0), status.get(key)
-        fine = ((state == "sent" and seen == 1) or (state == "unknown" and seen <= 1)
+        fine = ((state in ("sent", "already-sent") and seen == 1)
+                or (state == "unknown" and seen <= 1)
                 or (state == "failed" and seen == 0))
         if not fine:
             lost.append(f"{key}: {state}, accepted {seen} times")

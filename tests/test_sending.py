@@ -14,15 +14,27 @@ import pandas as pd
 import pytest
 import stamina
 
-from _support import Counting, FakeClock, fast
-from campaignkit import AuthFailed, CampaignChanged, CampaignPaused, ColumnError, Problem
-from campaignkit._pacer import Pacer
+from _support import NOON, Counting, FakeClock, fast
+from campaignkit import (
+    AuthFailed,
+    CampaignChanged,
+    CampaignLocked,
+    CampaignPaused,
+    ColumnError,
+    Guardrails,
+    Pacing,
+    Problem,
+    Retry,
+)
 from campaignkit.channels.bird import Bird
 from campaignkit.channels.sociocs import Sociocs
-from campaignkit.journal import Journal
+from campaignkit.ledger import Ledger, LedgerWriter
 from campaignkit.results import save_results
 from campaignkit.sandbox import Faults, Sandbox, SandboxCredentials, serve
 from campaignkit.sending import content_digest, parse_retry_after, row_keys, send, send_async
+
+#: the engine's tests do not depend on the hour
+ANY_HOUR = Guardrails(quiet_hours=None)
 
 WORKSPACE = "a1405560-c8d3-4b1a-877d-3f449ad95352"
 BIRD_CHANNEL = "16e1df9e-c6ac-406b-b1ce-13f34d0dea08"
@@ -49,53 +61,47 @@ def sociocs(secret: str = "secret") -> Sociocs:
     return Sociocs(f"kid:{secret}", "twlo_16175550000", "twlo")
 
 
-def go(frame, channel, sandbox_or_transport, tmp_path, **options):
+def go(frame, channel, sandbox_or_transport, tmp_path, *, concurrency=None, **options):
     transport = (sandbox_or_transport.transport() if isinstance(sandbox_or_transport, Sandbox)
                  else sandbox_or_transport)
     options.setdefault("campaign", "spring")
     options.setdefault("live", True)
-    options.setdefault("journal", tmp_path / "spring.journal.db")
-    return send(frame, channel, transport=transport, progress=False, rate=fast(), **options)
+    options.setdefault("ledger", tmp_path / "ledger.db")
+    options.setdefault("guardrails", ANY_HOUR)
+    options.setdefault("progress", False)
+    options.setdefault("pacing", fast(concurrency=concurrency))
+    return send(frame, channel, transport=transport, **options)
 
 
-def test_on_progress_reports_each_settled_request_with_the_total(tmp_path):
-    """on_progress(done, total) follows every request; skipped rows are not in the total."""
+def test_progress_reports_each_settled_request_with_the_total(tmp_path):
+    """progress(done, total) follows every request; skipped rows are not in the total."""
     frame = rendered(4)
     frame.loc[3, "problems"] = (Problem(3, "to", "is empty", "missing-phone"),)
     calls: list[tuple[int, int]] = []
     go(frame, sociocs(), Sandbox(seed=1), tmp_path, concurrency=1,
-       on_progress=lambda done, total: calls.append((done, total)))
+       progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
 # -- keys -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    ("columns", "expected"),
-    [
-        (["to", "name"], "to"),
-        (["to", "ID"], "ID"),
-        (["to", "Patient ID"], "Patient ID"),
-        (["to", "customer_id"], "customer_id"),
-        (["to", "customerId"], "customerId"),
-        (["to", "paid", "idea"], "to"),
-    ],
-)
-def test_the_key_column_is_the_one_id_like_column_else_to(columns, expected):
-    """The default key is the single column whose last word is "id", else the number."""
+@pytest.mark.parametrize("columns", [["to", "name"], ["to", "ID"], ["to", "Clinic ID"],
+                                     ["to", "customer_id"]])
+def test_the_key_is_the_number_unless_key_names_a_column(columns):
+    """No column is picked by its name: "Clinic ID" says nothing about who the recipient is."""
     frame = pd.DataFrame({c: [f"{c}-1"] for c in columns})
-    assert row_keys(frame)[1] == expected
+    assert row_keys(frame)[1] == "to"
+    assert row_keys(frame, columns[1])[1] == columns[1]
 
 
-def test_several_id_like_columns_ask_for_key():
-    """Two id-like columns are ambiguous: ColumnError names them and the fix."""
-    frame = pd.DataFrame({"to": ["+447700900001"], "Patient ID": ["7"], "Clinic ID": ["3"]})
-    with pytest.raises(ColumnError) as raised:
-        row_keys(frame)
-    assert str(raised.value) == (
-        "several id-like columns could key the journal: 'Patient ID', 'Clinic ID'; "
-        'pass key="<column>" naming the one that identifies a recipient'
-    )
+def test_a_clinic_id_column_does_not_change_what_is_sent(tmp_path):
+    """Two patients of one clinic: both get their message (the ID is not their key)."""
+    frame = rendered(2)
+    frame["Clinic ID"] = ["7", "7"]
+    sandbox = Sandbox(seed=1)
+    results = go(frame, sociocs(), sandbox, tmp_path)
+    assert results["status"].tolist() == ["sent", "sent"]
+    assert results["key"].tolist() == NUMBERS[:2]
 
 
 def test_missing_key_column_is_named():
@@ -109,9 +115,10 @@ def test_missing_key_column_is_named():
 
 
 def test_duplicate_keys_of_identical_content_are_numbered(tmp_path):
-    """The same message twice to one number is keyed K and K#2 by order of appearance."""
+    """Loaded with duplicates="keep", the same message twice to one number: K and K#2."""
     frame = rendered(2)
     frame.loc[3] = frame.loc[2]
+    frame.attrs["campaignkit.load"] = {"duplicates": "keep"}
     sandbox = Sandbox(seed=1)
     results = go(frame, sociocs(), sandbox, tmp_path)
     assert results["key"].tolist() == ["+447700900001", "+447700900001#2"]
@@ -120,9 +127,10 @@ def test_duplicate_keys_of_identical_content_are_numbered(tmp_path):
 
 
 def test_duplicate_keys_of_different_content_are_skipped(tmp_path):
-    """Rows sharing a key with different messages are skipped with a problem naming the fix."""
+    """Kept duplicates sharing a key with different messages are skipped, naming the fix."""
     frame = rendered(3)
     frame.loc[4, "to"] = NUMBERS[0]
+    frame.attrs["campaignkit.load"] = {"duplicates": "keep"}
     sandbox = Sandbox(seed=1)
     results = go(frame, sociocs(), sandbox, tmp_path)
     assert results["status"].tolist() == ["skipped", "sent", "skipped"]
@@ -131,6 +139,19 @@ def test_duplicate_keys_of_different_content_are_skipped(tmp_path):
         "messages: pass key= a column that tells them apart (so a re-run never mixes them up)"
     )
     assert sandbox.accepted()["to"].tolist() == [NUMBERS[1]]
+
+
+def test_of_the_rows_with_one_number_the_first_sendable_one_gets_the_message(tmp_path):
+    """Row 2 has a problem, row 3 the same number and no problem: row 3 is sent, not dropped."""
+    frame = rendered(3)
+    frame.loc[3, "to"] = NUMBERS[0]
+    frame.loc[2, "problems"] = (Problem(2, "name", "the cell is empty", "missing-value"),)
+    frame.loc[4, "to"] = NUMBERS[0]
+    sandbox = Sandbox(seed=1)
+    results = go(frame, sociocs(), sandbox, tmp_path)
+    assert results["status"].tolist() == ["skipped", "sent", "duplicate"]
+    assert results.at[4, "error"] == "the same number as row 3, which gets the message"
+    assert sandbox.accepted()["to"].tolist() == [NUMBERS[0]]
 
 
 def test_content_digest_ignores_nothing_the_recipient_sees():
@@ -142,15 +163,17 @@ def test_content_digest_ignores_nothing_the_recipient_sees():
 
 # -- the journal's promises -----------------------------------------------------------
 
-def test_send_twice_sends_nothing_new_and_returns_identical_results(tmp_path):
-    """A re-run of the same campaign makes 0 requests and returns identical results."""
+def test_send_twice_sends_nothing_new_and_says_already_sent(tmp_path):
+    """A re-run of the same campaign makes 0 requests; each row says when it was sent."""
     sandbox = Sandbox(seed=1)
     first = go(rendered(3), sociocs(), sandbox, tmp_path)
     counting = Counting(sandbox.transport())
     second = go(rendered(3), sociocs(), counting, tmp_path)
     assert counting.methods == []
     assert len(sandbox.accepted()) == 3
-    pd.testing.assert_frame_equal(first, second)
+    assert second["status"].tolist() == ["already-sent"] * 3
+    pd.testing.assert_series_equal(second["message_id"], first["message_id"])
+    pd.testing.assert_series_equal(second["sent_at"], first["sent_at"])
 
 
 def test_shuffled_and_filtered_frames_never_resend(tmp_path):
@@ -161,15 +184,15 @@ def test_shuffled_and_filtered_frames_never_resend(tmp_path):
     second = go(rendered(6).sample(frac=1.0, random_state=7), sociocs(), counting, tmp_path)
     assert counting.methods == ["POST"] * 3
     assert sorted(sandbox.accepted()["to"]) == NUMBERS[:6]
-    pd.testing.assert_frame_equal(second.loc[first.index], first)
+    assert second.loc[first.index, "status"].tolist() == ["already-sent"] * 3
 
 
-def test_dry_run_never_counts_for_the_live_run(tmp_path):
-    """A dry run (the default, through the in-process sandbox) then a live run sends every row."""
-    journal = tmp_path / "spring.journal.db"
-    dry = send(rendered(3), sociocs(), campaign="spring", journal=journal, progress=False,
-               rate=fast())
+def test_dry_run_never_counts_for_the_live_run_nor_writes_the_ledger(tmp_path):
+    """A dry run (the default, through the in-process sandbox) writes nothing; live sends all."""
+    dry = send(rendered(3), sociocs(), campaign="spring", ledger=tmp_path / "ledger.db",
+               progress=False, pacing=fast(), guardrails=ANY_HOUR)
     assert dry["status"].tolist() == ["dry-run"] * 3
+    assert not (tmp_path / "ledger.db").exists()
     sandbox = Sandbox(seed=1)
     live = go(rendered(3), sociocs(), sandbox, tmp_path)
     assert live["status"].tolist() == ["sent"] * 3
@@ -185,9 +208,26 @@ def test_changed_message_is_refused_before_any_request(tmp_path):
         go(rendered(2, text="Hello {name}"), sociocs(), counting, tmp_path)
     assert counting.methods == []
     assert str(raised.value) == (
-        'campaign "spring" already sent (or may have sent) a different message to row(s) 2, 3 '
-        f"(journal {tmp_path / 'spring.journal.db'}); nothing was sent. To send the new "
-        'version, use a new campaign name (e.g. campaign="spring-2")'
+        'campaign "spring" already sent (or may have sent) a different message to row(s) 2, 3; '
+        'nothing was sent. To send the new version, use a new campaign name (e.g. '
+        'campaign="spring-2")'
+    )
+
+
+def test_a_changed_cell_under_the_same_key_is_refused_before_any_request(tmp_path):
+    """Same message, another name in a sent row's cell: CampaignChanged names the row."""
+    sandbox = Sandbox(seed=1)
+    go(rendered(2), sociocs(), sandbox, tmp_path)
+    changed = rendered(2)
+    changed.loc[3, "text"] = "Hi Bob, see you at 9:00"
+    counting = Counting(sandbox.transport())
+    with pytest.raises(CampaignChanged) as raised:
+        go(changed, sociocs(), counting, tmp_path)
+    assert counting.methods == []
+    assert str(raised.value) == (
+        'campaign "spring" already sent (or may have sent) a different message to row(s) 3; '
+        'nothing was sent. To send the new version, use a new campaign name (e.g. '
+        'campaign="spring-2")'
     )
 
 
@@ -208,7 +248,8 @@ def test_limit_sends_the_first_new_rows_and_the_rest_wait(tmp_path):
     first = go(rendered(5), sociocs(), sandbox, tmp_path, limit=2)
     assert first["status"].tolist() == ["sent", "sent", "waiting", "waiting", "waiting"]
     second = go(rendered(5), sociocs(), sandbox, tmp_path, limit=2)
-    assert second["status"].tolist() == ["sent", "sent", "sent", "sent", "waiting"]
+    assert second["status"].tolist() == [
+        "already-sent", "already-sent", "sent", "sent", "waiting"]
     assert sandbox.accepted()["to"].tolist() == NUMBERS[:4]
 
 
@@ -238,10 +279,13 @@ def test_results_columns_and_dtypes(tmp_path):
         "to": "str", "name": "str", "text": "str", "media": "object", "template": "object",
         "problems": "object", "key": "str", "status": "str", "error": "str",
         "message_id": "str", "job_id": "str", "http_status": "Int64", "attempts": "int64",
-        "sent_at": "datetime64[us, UTC]",
+        "sent_at": "datetime64[us, UTC]", "sendable_at": "datetime64[us, UTC]",
     }
-    assert results.attrs == {"campaign": "spring", "mode": "live",
-                             "journal": str(tmp_path / "spring.journal.db"), "stopped": None}
+    assert results.attrs == {
+        "campaign": "spring", "mode": "live", "ledger": str(tmp_path / "ledger.db"),
+        "stopped": None, "live_seconds": 0.001,
+        "warnings": ("quiet hours are off: messages may reach people at night "
+                     "(Guardrails(quiet_hours=None))",)}
 
 
 def test_the_callers_frame_is_not_modified(tmp_path):
@@ -268,9 +312,9 @@ def test_retry_after_pauses_every_request_to_the_channel(tmp_path):
         return httpx.Response(200, json={"status": "success", "data": {"message_id": "m"}})
 
     results = send(rendered(3), sociocs(), campaign="spring", live=True,
-                   journal=tmp_path / "j.db", transport=httpx.MockTransport(answer),
-                   progress=False, concurrency=1,
-                   rate=Pacer(10.0, clock=clock, sleep=clock.sleep))
+                   ledger=tmp_path / "j.db", transport=httpx.MockTransport(answer),
+                   progress=False, guardrails=ANY_HOUR,
+                   pacing=Pacing(10.0, 1, clock=clock, sleep=clock.sleep))
     assert [(to, round(t, 6)) for to, t in starts] == [
         (NUMBERS[0], 0.0), (NUMBERS[1], 0.1), (NUMBERS[1], 3.1), (NUMBERS[2], 3.2)]
     assert results["attempts"].tolist() == [1, 2, 1]
@@ -300,10 +344,9 @@ def test_retry_after_beyond_the_cap_pauses_the_campaign(tmp_path):
         "sociocs:twlo asked to wait 1000 s (Retry-After), longer than retry_after_cap=300 s: "
         'campaign "spring" paused with its remaining rows waiting. Run the same campaign again '
         "after ")
-    journal = Journal(tmp_path / "spring.journal.db")
-    assert journal.campaign_state("spring")["state"] == "paused"
-    assert sorted(journal.records("spring")) == NUMBERS[:2]
-    journal.close()
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        assert ledger.campaign_state("spring")["state"] == "paused"
+        assert sorted(ledger.records("spring")) == NUMBERS[:2]
     counting = Counting(sandbox.transport())
     with pytest.raises(CampaignPaused):
         go(rendered(4), sociocs(), counting, tmp_path)
@@ -324,7 +367,7 @@ def test_auth_failure_halts_after_one_request_then_resumes(tmp_path):
         "permissions, then run the same campaign again: nothing was sent twice"
     )
     results = go(rendered(5), sociocs("good"), sandbox, tmp_path)
-    assert results["status"].tolist() == ["sent"] * 5
+    assert results["status"].tolist() == ["sent"] * 5  # the failed row was never sent
     assert len(sandbox.accepted()) == 5
 
 
@@ -360,8 +403,8 @@ def test_interrupt_leaves_in_flight_rows_unknown_and_the_rest_waiting(tmp_path):
     async def main() -> None:
         task = asyncio.ensure_future(send_async(
             rendered(3), sociocs(), campaign="spring", live=True,
-            journal=tmp_path / "spring.journal.db", transport=httpx.MockTransport(answer),
-            progress=False, concurrency=1, rate=fast()))
+            ledger=tmp_path / "ledger.db", transport=httpx.MockTransport(answer),
+            progress=False, pacing=fast(concurrency=1), guardrails=ANY_HOUR))
         await entered.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -371,7 +414,7 @@ def test_interrupt_leaves_in_flight_rows_unknown_and_the_rest_waiting(tmp_path):
     sandbox = Sandbox(seed=1)
     counting = Counting(sandbox.transport())
     results = go(rendered(3), sociocs(), counting, tmp_path)
-    assert results["status"].tolist() == ["sent", "unknown", "sent"]
+    assert results["status"].tolist() == ["already-sent", "unknown", "sent"]
     assert results.at[3, "error"] == (
         "interrupted while the request was in flight: the provider may have sent it, so it is "
         "not sent again automatically")
@@ -381,12 +424,11 @@ def test_interrupt_leaves_in_flight_rows_unknown_and_the_rest_waiting(tmp_path):
 
 def test_a_row_left_pending_by_a_crash_becomes_unknown(tmp_path):
     """A pending row from a killed run is never resent by a provider without lookups."""
-    journal = Journal(tmp_path / "spring.journal.db")
     frame = rendered(2)
     go(frame.iloc[:0], sociocs(), Sandbox(seed=1), tmp_path)  # registers the campaign
     digest = content_digest(NUMBERS[0], frame.at[2, "text"], (), None)
-    journal.mark_pending("spring", "live", [(NUMBERS[0], "2", digest)], 1)
-    journal.close()
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        ledger.mark_pending("spring", "live", [(NUMBERS[0], "2", digest)], 1)
     sandbox = Sandbox(seed=1)
     results = go(frame, sociocs(), sandbox, tmp_path)
     assert results["status"].tolist() == ["unknown", "sent"]
@@ -398,7 +440,7 @@ def test_a_row_left_pending_by_a_crash_becomes_unknown(tmp_path):
 
 @pytest.mark.parametrize(("delivered", "posts"), [(True, 0), (False, 1)])
 def test_bird_reconciles_a_pending_row_by_reference(delivered, posts, tmp_path):
-    """Bird looks a pending row up: found means sent (0 sends), proven absent means send it."""
+    """Bird looks a settled pending row up: found means sent, proven absent means send it."""
     channel = Bird(WORKSPACE, BIRD_CHANNEL, "key")
     frame = rendered(1)
     sandbox = Sandbox(seed=1)
@@ -407,12 +449,11 @@ def test_bird_reconciles_a_pending_row_by_reference(delivered, posts, tmp_path):
         with httpx.Client(transport=sandbox.transport()) as client:
             client.send(channel.build_request(dict(frame.loc[2]) | {"problems": ()},
                                               key=f"spring:{NUMBERS[0]}"))
-    journal = Journal(tmp_path / "spring.journal.db")
     digest = content_digest(NUMBERS[0], frame.at[2, "text"], (), None)
-    journal.mark_pending("spring", "live", [(NUMBERS[0], "2", digest)], 1)
-    journal.close()
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        ledger.mark_pending("spring", "live", [(NUMBERS[0], "2", digest)], 1)
     counting = Counting(sandbox.transport())
-    results = go(frame, channel, counting, tmp_path)
+    results = go(frame, channel, counting, tmp_path, retry=Retry(absent_after=0))
     assert results["status"].tolist() == ["sent"]
     assert (counting.methods.count("GET"), counting.methods.count("POST")) == (1, posts)
     assert len(sandbox.accepted()) == 1
@@ -423,26 +464,27 @@ def test_resolve_settles_unknown_rows(tmp_path):
     sandbox = Sandbox(seed=1, faults=Faults(p_500_before=1.0))
     results = go(rendered(2), sociocs(), sandbox, tmp_path)
     assert results["status"].tolist() == ["unknown", "unknown"]
-    journal = Journal(tmp_path / "spring.journal.db")
-    assert journal.unknown("spring") == NUMBERS[:2]
-    assert journal.resolve("spring", [NUMBERS[0]], "resend") == 1
-    assert journal.resolve("spring", [NUMBERS[1]], "sent") == 1
-    journal.close()
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        assert ledger.unknown("spring") == NUMBERS[:2]
+        assert ledger.resolve("spring", [NUMBERS[0]], "resend") == 1
+        assert ledger.resolve("spring", [NUMBERS[1]], "sent") == 1
     healthy = Sandbox(seed=1)
     results = go(rendered(2), sociocs(), healthy, tmp_path)
-    assert results["status"].tolist() == ["sent", "sent"]
-    assert results.at[3, "error"] == "marked sent by hand"
+    assert results["status"].tolist() == ["sent", "already-sent"]
+    assert results.at[3, "error"].endswith(
+        f'(row 3, key "{NUMBERS[1]}"; marked sent by hand): the same message to the same '
+        "number is never sent twice; pass resend= to send it again")
     assert healthy.accepted()["to"].tolist() == [NUMBERS[0]]
 
 
 # -- bulk -----------------------------------------------------------------------------
 
 def test_bulk_sends_one_job_per_chunk_with_its_job_id(tmp_path):
-    """bulk=True sends rows of one content as one job per bulk_size, each row with the job id."""
+    """bulk=3 sends rows of one content as one job per 3 rows, each row with the job id."""
     frame = rendered(5, text="Clinic closed on Monday")
     sandbox = Sandbox(seed=1)
     counting = Counting(sandbox.transport())
-    results = go(frame, sociocs(), counting, tmp_path, bulk=True, bulk_size=3)
+    results = go(frame, sociocs(), counting, tmp_path, bulk=3)
     assert counting.methods == ["POST", "POST"]
     assert results["status"].tolist() == ["sent"] * 5
     jobs = results["job_id"].tolist()
@@ -479,9 +521,8 @@ def test_send_async_is_awaitable(tmp_path):
     """await send_async(...) returns the same results frame as send."""
     sandbox = Sandbox(seed=1)
     results = asyncio.run(send_async(
-        rendered(2), sociocs(), campaign="spring", live=True,
-        journal=tmp_path / "spring.journal.db", transport=sandbox.transport(), progress=False,
-        rate=fast()))
+        rendered(2), sociocs(), campaign="spring", live=True, ledger=tmp_path / "ledger.db",
+        transport=sandbox.transport(), progress=False, pacing=fast(), guardrails=ANY_HOUR))
     assert results["status"].tolist() == ["sent", "sent"]
 
 
@@ -490,20 +531,22 @@ def test_live_send_over_loopback_end_to_end(tmp_path):
     record = tmp_path / "record.sqlite"
     with Sandbox(seed=1, record=record) as sandbox, serve(sandbox) as base_url:
         channel = Sociocs("kid:secret", "twlo_16175550000", "twlo", base_url=base_url)
-        options = dict(campaign="spring", live=True, journal=tmp_path / "spring.journal.db",
-                       progress=False, rate=fast(), concurrency=4)
+        options = dict(campaign="spring", live=True, progress=False,
+                       pacing=fast(concurrency=4), guardrails=ANY_HOUR)
         first = send(rendered(4), channel, **options)
         second = send(rendered(4).iloc[::-1], channel, **options)
         accepted = sandbox.accepted()
     assert first["status"].tolist() == ["sent"] * 4
     assert sorted(accepted["to"]) == NUMBERS[:4]
-    pd.testing.assert_frame_equal(second.loc[first.index], first)
+    assert second["status"].tolist() == ["already-sent"] * 4
+    # Sends to the sandbox on loopback are kept beside the ledger, never in it.
+    assert first.attrs["ledger"].endswith("ledger.sandbox.db")
 
 
 # -- secrets --------------------------------------------------------------------------
 
 def test_a_canary_key_appears_nowhere(tmp_path, caplog, capsys):
-    """The API key never reaches stdout, stderr, logs, the journal or the results files."""
+    """The API key never reaches stdout, stderr, logs, the ledger or the results files."""
     canary = "CANARY0c8f2e1d9b7a4d6b"
     caplog.set_level(logging.DEBUG)
     sandbox = Sandbox(seed=3, faults=Faults(p_500_after=0.3, p_429=0.2, p_drop_before=0.2),
@@ -523,23 +566,22 @@ def test_a_canary_key_appears_nowhere(tmp_path, caplog, capsys):
     assert [form for form in forms if any(form in t for t in texts)] == []
     assert [form for form in forms if form.encode() in files] == []
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".db", ".csv", ".xlsx")) == [
-        "results.csv", "results.xlsx", "spring.journal.db"]
+        "ledger.db", "results.csv", "results.xlsx"]
 
 
-def test_a_held_campaign_lock_refuses_the_send(tmp_path):
-    """While another sender holds the campaign, send raises JournalLocked and sends nothing."""
-    from campaignkit import JournalLocked
-
+def test_a_held_campaign_refuses_the_send(tmp_path):
+    """While another sender holds the campaign, send raises CampaignLocked and sends nothing."""
     sandbox = Sandbox(seed=1)
     counting = Counting(sandbox.transport())
-    with (Journal(tmp_path / "spring.journal.db") as journal, journal.lock("spring"),
-          pytest.raises(JournalLocked)):
+    with (Ledger(tmp_path / "ledger.db") as ledger, ledger.claim("spring"),
+          pytest.raises(CampaignLocked)):
         go(rendered(2), sociocs(), counting, tmp_path)
     assert counting.methods == []
 
 
 INTERRUPTED_CHILD = """
 import asyncio, sys, httpx, pandas as pd
+from campaignkit import Guardrails, Pacing
 from campaignkit.channels.sociocs import Sociocs
 from campaignkit.sending import send
 
@@ -555,8 +597,8 @@ frame = pd.DataFrame({"to": ["+447700900001", "+447700900002", "+447700900003"],
 
 def go():
     return send(frame, Sociocs("kid:s", "twlo_16175550000", "twlo"), campaign="spring",
-                live=True, journal=sys.argv[2], transport=httpx.MockTransport(answer),
-                progress=False, concurrency=1, rate=1000)
+                live=True, ledger=sys.argv[2], transport=httpx.MockTransport(answer),
+                progress=False, pacing=Pacing(1000, 1), guardrails=Guardrails(quiet_hours=None))
 
 async def cell():
     return go()
@@ -572,15 +614,15 @@ except KeyboardInterrupt:
 
 
 @pytest.mark.parametrize("where", ["script", "running loop"])
-def test_ctrl_c_journals_in_flight_rows_unknown_and_releases_the_lock(where, tmp_path):
+def test_ctrl_c_records_in_flight_rows_unknown_and_releases_the_claim(where, tmp_path):
     """SIGINT mid-request: that row is unknown, unstarted rows have no record, the lock is free."""
     import signal
     import subprocess
     import sys
 
-    journal_path = tmp_path / "spring.journal.db"
+    ledger_path = tmp_path / "ledger.db"
     child = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED_CHILD, where, str(journal_path)],
+        [sys.executable, "-c", INTERRUPTED_CHILD, where, str(ledger_path)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline() == "entered\n"
@@ -591,12 +633,12 @@ def test_ctrl_c_journals_in_flight_rows_unknown_and_releases_the_lock(where, tmp
             child.kill()
             child.wait(timeout=10)
     assert out == "interrupted\n"
-    with Journal(journal_path) as journal:
-        records = journal.records("spring")
+    with Ledger(ledger_path) as ledger:
+        records = ledger.records("spring")
         assert {k: r.status for k, r in records.items()} == {
             "+447700900001": "sent", "+447700900002": "unknown"}
-        assert journal.campaign_state("spring")["state"] == "interrupted"
-        journal.release("spring", journal.acquire("spring"))
+        assert ledger.campaign_state("spring")["state"] == "interrupted"
+        ledger.claim("spring").release()
 
 
 class FlakyLookups(httpx.AsyncBaseTransport):
@@ -629,42 +671,40 @@ def test_a_stop_while_rows_wait_for_their_slot_leaves_them_waiting_not_in_doubt(
     sandbox = Sandbox(seed=1)
     stop = threading.Event()
     first = go(rendered(6), sociocs(), sandbox, tmp_path, concurrency=4, stop=stop,
-               on_progress=lambda done, total: stop.set())
+               progress=lambda done, total: stop.set())
     assert first.attrs["stopped"] == "stopped by the caller: the remaining rows are waiting"
     assert set(first["status"]) <= {"sent", "waiting"}
     assert (first["status"] == "waiting").sum() >= 1
     second = go(rendered(6), sociocs(), sandbox, tmp_path, concurrency=4)
-    assert second["status"].tolist() == ["sent"] * 6
+    assert set(second["status"]) == {"sent", "already-sent"}
     received = sandbox.accepted()["to"]
     assert sorted(received) == NUMBERS[:6]
 
 
-def test_the_journal_writer_commits_in_order_and_a_failed_write_changes_nothing(tmp_path):
+def test_the_ledger_writer_commits_in_order_and_a_failed_write_changes_nothing(tmp_path):
     """Writes land in the order submitted (an outcome after its intent); a failing write is
     rolled back, its caller gets the error, and the writer goes on with the next ones."""
-    from campaignkit.journal import JournalWriter
-
-    journal = Journal(tmp_path / "w.db")
-    journal.open_campaign("spring", "live", {"channel": {}, "message": None})
+    ledger = Ledger(tmp_path / "w.db")
+    ledger.open_campaign("spring", "live", {"channel": {}, "message": None})
 
     def boom(db):
-        Journal.write_pending(db, "spring", "live", [("c", "4", "d")], 1)
+        Ledger.pending("spring", "live", [("c", "4", "d")], 1)(db)
         raise RuntimeError("disk full")
 
     async def main() -> str:
-        with JournalWriter(journal) as writer:
+        with LedgerWriter(ledger) as writer:
             await asyncio.gather(
-                writer.run(lambda db: Journal.write_pending(
-                    db, "spring", "live", [("a", "2", "d"), ("b", "3", "d")], 1)),
-                writer.run(lambda db: Journal.write_outcome(
-                    db, "spring", "live", [("a", "2", "d")], status="sent", attempts=1)),
+                writer.run(Ledger.pending("spring", "live", [("a", "2", "d"), ("b", "3", "d")],
+                                          1)),
+                writer.run(Ledger.outcome("spring", "live", [("a", "2", "d")], status="sent",
+                                          attempts=1)),
             )
             with pytest.raises(RuntimeError) as failed:
                 await writer.run(boom)
-            await writer.run(lambda db: Journal.write_forget(db, "spring", "live", ["b"]))
+            await writer.run(lambda db: Ledger.write_forget(db, "spring", "live", ["b"]))
             return str(failed.value)
 
     assert asyncio.run(main()) == "disk full"
-    records = journal.records("spring", "live")
+    records = ledger.records("spring", "live")
     assert {k: r.status for k, r in records.items()} == {"a": "sent"}
-    journal.close()
+    ledger.close()

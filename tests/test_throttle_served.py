@@ -18,7 +18,7 @@ import pytest
 
 from campaignkit.channels.bird import Bird
 from campaignkit.channels.sociocs import Sociocs
-from campaignkit.journal import Journal
+from campaignkit import Guardrails, Pacing, Retry
 from campaignkit.sandbox import Faults, Sandbox, serve
 from campaignkit.sending import send
 
@@ -83,10 +83,11 @@ def run(tmp_path, faults: Faults, rows: int, *, provider: str = "sociocs",
     """Send ``rows`` live at ``rate``/s to a served sandbox; results, exchanges, record."""
     sandbox = Sandbox(seed=2, faults=faults, record=tmp_path / "record.sqlite")
     logging = Logging()
-    with sandbox, serve(sandbox) as base_url, Journal(tmp_path / "j.db") as journal:
+    with sandbox, serve(sandbox) as base_url:
         results = send(frame(rows), channel(provider, base_url), campaign="throttle", live=True,
-                       rate=rate, concurrency=4, journal=journal, progress=False,
-                       transport=logging, timeout=httpx.Timeout(10.0))
+                       pacing=Pacing(rate, 4), ledger=tmp_path / "ledger.db", progress=False,
+                       transport=logging, retry=Retry(timeout=httpx.Timeout(10.0)),
+                       guardrails=Guardrails(quiet_hours=None))
         accepted = sandbox.accepted()
     return results, logging.log, accepted
 

@@ -48,6 +48,12 @@ def run_blocking(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:
+        # Outside the except block: an error of the campaign must not carry a chained
+        # "RuntimeError: no running event loop".
         return asyncio.run(factory())
 
     loop, thread = _background_loop()

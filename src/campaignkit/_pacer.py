@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["CATCH_UP", "TOLERANCE", "Pacer"]
+__all__ = ["CATCH_UP", "TOLERANCE", "Clock", "Pacer", "Sleep", "VirtualClock"]
 
 #: no two requests start closer than 1 / (CATCH_UP * rate): after a stall the pacer catches
 #: up at 1 % above the rate, so timing jitter still leaves every 1-s window within 2 %
@@ -30,6 +30,26 @@ TOLERANCE = 0.002
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class VirtualClock:
+    """Time that moves only when someone sleeps: a dry run's schedule without the waiting.
+
+    >>> clock = VirtualClock()
+    >>> clock()
+    0.0
+    """
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` and let other tasks run."""
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)
 
 
 class Pacer:
