@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 import campaignkit
 
 PUBLIC = [
-    "AuthFailed", "Bird", "Budget", "CampaignChanged", "CampaignError", "CampaignPaused",
-    "ChannelError", "ColumnError", "Composer", "ContactSaving", "DataError", "Faults",
-    "FrequencyCap",
-    "Guardrails", "Journal", "JournalLocked", "LimitExceeded", "LoadSummary",
-    "LookupInconclusive", "Media", "Message", "Preview", "Problem", "QuietHours",
-    "ResultsSummary", "Sandbox", "SandboxCredentials", "SendError", "SendPlan", "Sociocs",
-    "Suppression", "Template", "TemplateError", "TextUs", "load_recipients", "plan", "preview",
-    "problems_table", "render", "save_results", "send", "send_async", "summary",
+    "AuthFailed", "Bird", "Budget", "CampaignChanged", "CampaignError", "CampaignLocked",
+    "CampaignPaused", "ChannelError", "ClaimLost", "ColumnError", "Composer", "ContactSaving",
+    "DataError", "Decisions", "Faults", "FrequencyCap", "Guardrails", "Ledger", "LedgerError",
+    "LimitExceeded", "LoadSummary", "LookupInconclusive", "Media", "Message", "Pacing", "Preview",
+    "Problem", "QuietHours", "ResultsSummary", "Retry", "Sandbox", "SandboxCredentials",
+    "SendError", "SendPlan", "Sociocs", "Suppression", "Template", "TemplateError", "TextUs",
+    "Unreachable", "decide", "load_recipients", "locate_ledger", "plan", "preview",
+    "problems_table", "render", "save_results", "send", "send_async", "summary", "suppress",
 ]
 
 
@@ -31,7 +33,15 @@ def test_every_public_name_is_importable_and_nothing_else_is_public() -> None:
 
 def test_errors_form_one_tree() -> None:
     """Every exception campaignkit exports derives from CampaignError."""
-    errors = [getattr(campaignkit, n) for n in PUBLIC if n.endswith(("Error", "Failed",
-              "Changed", "Locked", "Paused", "Exceeded", "Inconclusive"))]
-    assert len(errors) == 12
+    errors = [getattr(campaignkit, n) for n in PUBLIC if isinstance(getattr(campaignkit, n), type)
+              and issubclass(getattr(campaignkit, n), Exception)]
+    assert len(errors) == 15
     assert all(issubclass(e, campaignkit.CampaignError) for e in errors)
+
+
+@pytest.mark.parametrize(("old", "new"), [("Journal", "Ledger"),
+                                          ("JournalLocked", "CampaignLocked")])
+def test_the_names_of_0_1_still_work_for_one_release_with_a_warning(old, new) -> None:
+    """campaignkit.Journal and JournalLocked warn and give the new class."""
+    with pytest.warns(DeprecationWarning, match=f"campaignkit.{old} is now campaignkit.{new}"):
+        assert getattr(campaignkit, old) is getattr(campaignkit, new)

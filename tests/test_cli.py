@@ -54,6 +54,9 @@ campaign = "cli-test"
 rate = 200.0
 results = "results.xlsx"
 {f"limit = {limit}" if limit is not None else ""}
+
+[guardrails]
+quiet_hours = false
 """,
         encoding="utf-8",
     )
@@ -118,14 +121,14 @@ def test_send_live_reaches_the_host_once_and_a_rerun_sends_nothing(
     """--live sends each sendable row once; running the same command again sends 0 more."""
     box, base_url = sandbox
     path = campaign_file(tmp_path, base_url)
-    first = run("send", str(path), "--live", cwd=tmp_path, env=SECRETS)
+    first = run("send", str(path), "--live", "--yes", cwd=tmp_path, env=SECRETS)
     assert first.returncode == 0, first.stderr
     assert len(box.accepted()) == 58
-    again = run("send", str(path), "--live", cwd=tmp_path, env=SECRETS)
+    again = run("send", str(path), "--live", "--yes", cwd=tmp_path, env=SECRETS)
     assert again.returncode == 0, again.stderr
     assert len(box.accepted()) == 58
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"sent": 58, "skipped": 6}
+    assert results["status"].value_counts().to_dict() == {"already-sent": 58, "skipped": 6}
 
 
 def test_limit_sends_the_next_rows_on_each_run_and_never_a_row_twice(
@@ -135,20 +138,20 @@ def test_limit_sends_the_next_rows_on_each_run_and_never_a_row_twice(
     box, base_url = sandbox
     path = campaign_file(tmp_path, base_url)
     for _ in range(2):
-        done = run("send", str(path), "--live", "--limit", "5", cwd=tmp_path, env=SECRETS)
+        done = run("send", str(path), "--live", "--yes", "--limit", "5", cwd=tmp_path, env=SECRETS)
         assert done.returncode == 0, done.stderr
     received = box.accepted()["to"]
     assert (len(received), received.nunique()) == (10, 10)
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"waiting": 48, "sent": 10,
-                                                          "skipped": 6}
+    assert results["status"].value_counts().to_dict() == {
+        "waiting": 48, "already-sent": 5, "sent": 5, "skipped": 6}
 
 
 def test_the_exit_status_is_1_when_a_row_failed_or_is_unknown(tmp_path: Path) -> None:
     """A provider answering 500 leaves rows unknown: the command exits 1."""
     box = Sandbox(seed=3, faults=Faults(p_500_before=1.0))
     with box, serve(box) as base_url:
-        done = run("send", str(campaign_file(tmp_path, base_url, limit=2)), "--live",
+        done = run("send", str(campaign_file(tmp_path, base_url, limit=2)), "--live", "--yes",
                    cwd=tmp_path, env=SECRETS)
     assert done.returncode == 1, done.stderr
     results = _read(tmp_path / "results.xlsx", dtype=str)

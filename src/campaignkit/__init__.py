@@ -4,33 +4,54 @@ sheet → `load_recipients` → `render` → `preview` → `send` (a dry run unl
 → `save_results`. `summary` describes any of those frames.
 """
 
+import warnings as _warnings
+from typing import Any as _Any
+
 from ._errors import (
     AuthFailed,
     CampaignChanged,
     CampaignError,
+    CampaignLocked,
     CampaignPaused,
     ChannelError,
+    ClaimLost,
     ColumnError,
     DataError,
-    JournalLocked,
+    LedgerError,
     LimitExceeded,
     LookupInconclusive,
     SendError,
     TemplateError,
+    Unreachable,
 )
 from .channels import Bird, ContactSaving, Sociocs, TextUs
-from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, SendPlan, Suppression, plan
-from .journal import Journal
+from .decisions import Decisions, decide
+from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
+from .guardrails._suppression import suppress
+from .ledger import Ledger, locate_ledger
 from .message import Media, Message, Template
+from .plan import SendPlan, plan
 from .preview import Preview, preview
 from .problems import Problem, problems_table
 from .recipients import LoadSummary, load_recipients
 from .results import ResultsSummary, save_results
 from .sandbox import Faults, Sandbox, SandboxCredentials
-from .sending import send, send_async
+from .sending import Pacing, Retry, send, send_async
 from .summaries import summary
 from .templating import render
 from .widgets import Composer
+
+_RENAMED = {"Journal": ("Ledger", Ledger), "JournalLocked": ("CampaignLocked", CampaignLocked)}
+
+
+def __getattr__(name: str) -> _Any:
+    """The names of campaignkit 0.1, kept for one release with a DeprecationWarning."""
+    if name in _RENAMED:
+        new, value = _RENAMED[name]
+        _warnings.warn(f"campaignkit.{name} is now campaignkit.{new}", DeprecationWarning,
+                      stacklevel=2)
+        return value
+    raise AttributeError(f"module 'campaignkit' has no attribute {name!r}")
 
 __all__ = [
     "AuthFailed",
@@ -38,26 +59,31 @@ __all__ = [
     "Budget",
     "CampaignChanged",
     "CampaignError",
+    "CampaignLocked",
     "CampaignPaused",
     "ChannelError",
+    "ClaimLost",
     "ColumnError",
     "Composer",
     "ContactSaving",
     "DataError",
+    "Decisions",
     "Faults",
     "FrequencyCap",
     "Guardrails",
-    "Journal",
-    "JournalLocked",
+    "Ledger",
+    "LedgerError",
     "LimitExceeded",
     "LoadSummary",
     "LookupInconclusive",
     "Media",
     "Message",
+    "Pacing",
     "Preview",
     "Problem",
     "QuietHours",
     "ResultsSummary",
+    "Retry",
     "Sandbox",
     "SandboxCredentials",
     "SendError",
@@ -67,7 +93,10 @@ __all__ = [
     "Template",
     "TemplateError",
     "TextUs",
+    "Unreachable",
+    "decide",
     "load_recipients",
+    "locate_ledger",
     "plan",
     "preview",
     "problems_table",
@@ -76,4 +105,5 @@ __all__ = [
     "send",
     "send_async",
     "summary",
+    "suppress",
 ]

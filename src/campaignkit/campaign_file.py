@@ -20,32 +20,50 @@
 
     [send]
     campaign = "spring-reminders"
-    rate = 5.0                       # messages per second
+    rate = 5.0                       # messages per second (default: the provider's)
     limit = 10                       # optional
     results = "results.xlsx"
 
+    [guardrails]
+    quiet_hours = true               # 08:00-21:00 in each recipient's zone (the default)
+    # quiet_hours = { start = "09:00", end = "20:00" }   or false, which every run prints
+    suppression = ["opt-outs.csv"]   # sheets of numbers never to text
+    budget = { max_cost = "25.00", price_per_segment = "0.0079" }
+    frequency_cap = { max_messages = 1, period = "24h" }    # across every campaign
+
 Every option of ``[channel]`` is passed to the channel class; an option ending in ``_env``
-names the environment variable that holds its value, so no secret is ever written in the file.
+names the environment variable that holds its value: a secret written in the file itself is
+refused. Paths are relative to the file's folder and may not leave it (an absolute path is
+taken as written). Where the ledger lives is never the file's choice: see `locate_ledger`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import ChannelError, DataError
 from .channels import Bird, Channel, Sociocs, TextUs
+from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
 from .message import Media, Message, Template
 
 __all__ = ["Campaign", "load_campaign"]
 
 _CHANNELS: dict[str, type[Channel]] = {"sociocs": Sociocs, "textus": TextUs, "bird": Bird}
+#: channel options that hold a secret: only ever the name of an environment variable
+_SECRETS = {"api_key": "SOCIOCS_API_KEY", "channel_key": "SOCIOCS_CHANNEL_KEY",
+            "token": "TEXTUS_TOKEN", "access_key": "BIRD_ACCESS_KEY", "password": None,
+            "secret": None}
+#: the largest text file a message is read from (an SMS is at most 1,600 characters)
+TEXT_FILE_LIMIT = 64 * 1024
 
 
 class _Section(BaseModel):
@@ -56,7 +74,9 @@ class _Recipients(_Section):
     path: str
     phone_column: str | None = None
     default_region: str | None = None
-    sheet: str | None = None
+    countries: list[str] | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
     duplicates: Literal["first", "keep"] = "first"
 
 
@@ -68,14 +88,40 @@ class _Message(_Section):
 
 
 class _Send(_Section):
-    campaign: str
-    rate: float = 5.0
-    concurrency: int = 4
-    limit: int | None = None
+    campaign: str = Field(min_length=1, max_length=120)
+    rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    concurrency: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=0)
     results: str = "results.xlsx"
-    journal: str | None = None
     key: str | None = None
     bulk: bool = False
+
+
+class _QuietHours(_Section):
+    start: time = time(8)
+    end: time = time(21)
+    tz_column: str | None = None
+
+
+class _Budget(_Section):
+    max_recipients: int | None = Field(default=None, ge=0)
+    max_segments_per_message: int | None = Field(default=None, ge=0)
+    max_total_segments: int | None = Field(default=None, ge=0)
+    max_cost: str | float | None = None
+    price_per_segment: str | float | dict[str, str | float] | None = None
+    currency: str = "$"
+
+
+class _Cap(_Section):
+    max_messages: int = Field(ge=1)
+    period: str
+
+
+class _Guardrails(_Section):
+    quiet_hours: bool | _QuietHours = True
+    suppression: list[str] = []
+    budget: _Budget | None = None
+    frequency_cap: _Cap | None = None
 
 
 class _File(_Section):
@@ -83,6 +129,23 @@ class _File(_Section):
     message: _Message
     channel: dict[str, Any]
     send: _Send
+    guardrails: _Guardrails = Field(default_factory=_Guardrails)
+
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*(d|days?|h|hours?|min|minutes?)\s*$", re.IGNORECASE)
+
+
+def _period(text: str, path: Path) -> timedelta:
+    found = _PERIOD.match(text)
+    if found is None:
+        raise DataError(f'{path}: [guardrails] frequency_cap period = "{text}" is not a period: '
+                        'write it like "24h", "7d" or "90min"')
+    amount, unit = int(found[1]), found[2].lower()
+    if unit.startswith("d"):
+        return timedelta(days=amount)
+    if unit.startswith("h"):
+        return timedelta(hours=amount)
+    return timedelta(minutes=amount)
 
 
 @dataclass(frozen=True)
@@ -94,23 +157,64 @@ class Campaign:
     message: Message
     channel_options: dict[str, Any]
     send: _Send
+    guardrail_options: _Guardrails = field(default_factory=_Guardrails)
 
-    def resolve(self, relative: str) -> Path:
-        """A path from the file, relative to the file's folder."""
-        candidate = Path(relative).expanduser()
-        return candidate if candidate.is_absolute() else self.path.parent / candidate
+    def resolve(self, relative: str, what: str = "a path") -> Path:
+        """A path from the file: inside the file's folder, or absolute as written.
+
+        A relative path that climbs out of the folder (``../secret``) is refused: a campaign
+        file someone sent you must not make campaignkit read or write elsewhere.
+        """
+        return _inside(self.path, relative, what)
+
+    def guardrails(self) -> Guardrails:
+        """The `Guardrails` of ``[guardrails]`` (quiet hours on unless turned off)."""
+        options = self.guardrail_options
+        quiet: QuietHours | None
+        if options.quiet_hours is True:
+            quiet = QuietHours()
+        elif options.quiet_hours is False:
+            quiet = None
+        else:
+            q = options.quiet_hours
+            try:
+                quiet = QuietHours(start=q.start, end=q.end, tz_column=q.tz_column)
+            except ValueError as exc:
+                raise DataError(f"{self.path}: [guardrails] quiet_hours: {exc}") from None
+        suppression = None
+        for name in options.suppression:
+            found = Suppression.read(self.resolve(name, "[guardrails] suppression"),
+                                     default_region=self.recipients.default_region)
+            suppression = found if suppression is None else suppression | found
+        budget = None
+        if options.budget is not None:
+            try:
+                budget = Budget(**options.budget.model_dump(exclude_none=True))
+            except ValueError as exc:
+                raise DataError(f"{self.path}: [guardrails] budget: {exc}") from None
+        cap = None
+        if options.frequency_cap is not None:
+            cap = FrequencyCap(options.frequency_cap.max_messages,
+                               _period(options.frequency_cap.period, self.path))
+        return Guardrails(suppression=suppression, quiet_hours=quiet, budget=budget,
+                          frequency_cap=cap)
 
     def load(self) -> pd.DataFrame:
         """The recipients frame (`load_recipients` with the file's options)."""
         from .recipients import load_recipients
 
         r = self.recipients
+        options: dict[str, Any] = {}
+        for name in ("countries", "header_row"):
+            if getattr(r, name) is not None:
+                options[name] = getattr(r, name)
         return load_recipients(
-            self.resolve(r.path),
+            self.resolve(r.path, "[recipients] path"),
             phone_column=r.phone_column,
             default_region=r.default_region,
             sheet=r.sheet,
             duplicates=r.duplicates,
+            **options,
         )
 
     def channel(self, env: dict[str, str] | None = None) -> Channel:
@@ -123,6 +227,12 @@ class Campaign:
                 f'{self.path}: [channel] type = "{kind}" is not a provider; '
                 f"use one of {', '.join(sorted(_CHANNELS))}"
             )
+        for name in [n for n in options if n in _SECRETS]:
+            variable = _SECRETS[name] or f"CAMPAIGNKIT_{name.upper()}"
+            raise ChannelError(
+                f"{self.path}: [channel] {name} is written in the file; a secret must never "
+                f'be: write {name}_env = "{variable}" instead and export {variable}=... '
+                "before running")
         for name in [n for n in options if n.endswith("_env")]:
             variable = str(options.pop(name))
             if variable not in env or not env[variable]:
@@ -144,8 +254,16 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such campaign file; `campaignkit init` writes one") from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder: give the campaign file inside it, e.g. "
+                        f"{path / 'campaign.toml'}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DataError(f"{path}: not valid TOML ({exc})") from None
+    if isinstance(raw.get("send"), dict) and "journal" in raw["send"]:
+        raise DataError(
+            f"{path}: [send] journal is no longer an option: campaignkit keeps one ledger per "
+            "user, found the same way from every folder; remove the line (to choose another "
+            "ledger file, set the CAMPAIGNKIT_LEDGER environment variable)")
     try:
         parsed = _File.model_validate(raw)
     except ValidationError as exc:
@@ -158,6 +276,36 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
     if m.text_file is not None:
         if text is not None:
             raise DataError(f"{path}: [message] has both text and text_file; keep one")
-        text = (path.parent / m.text_file).read_text(encoding="utf-8")
+        text = _read_text(_inside(path, m.text_file, "[message] text_file"))
     message = Message(text=text, media=tuple(m.media), template=m.template)
-    return Campaign(path, parsed.recipients, message, parsed.channel, parsed.send)
+    return Campaign(path, parsed.recipients, message, parsed.channel, parsed.send,
+                    parsed.guardrails)
+
+
+def _inside(path: Path, relative: str, what: str) -> Path:
+    """``relative`` from the campaign file's folder, refused when it climbs out of it."""
+    candidate = Path(relative).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    folder = path.parent.resolve()
+    target = (folder / candidate).resolve()
+    if target != folder and folder not in target.parents:
+        raise DataError(
+            f'{path}: {what} = "{relative}" leads outside the campaign\'s folder {folder}; '
+            "keep the files next to campaign.toml, or write an absolute path if you mean it")
+    return path.parent / candidate
+
+
+def _read_text(target: Path) -> str:
+    try:
+        if target.stat().st_size > TEXT_FILE_LIMIT:
+            raise DataError(f"{target} is {target.stat().st_size:,} bytes: a message file holds "
+                            f"at most {TEXT_FILE_LIMIT // 1024} KB of text")
+        return target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{target}: no such message file; check [message] text_file") from None
+    except IsADirectoryError:
+        raise DataError(f"{target} is a folder, not a message file; check [message] "
+                        "text_file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{target} is not UTF-8 text; save the message as UTF-8") from None

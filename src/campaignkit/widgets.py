@@ -41,8 +41,10 @@ from pydantic import SecretStr
 from ._errors import CampaignError
 from .channels import Bird, Channel, Sociocs, TextUs
 from .channels._base import REDACTED
-from .guardrails import Budget, plan
-from .journal import Journal, Mode, default_journal_path
+from .guardrails import Budget, Guardrails
+from .plan import plan
+from .ledger import Ledger, Mode
+from .sending import Pacing
 from .message import Message, Template
 from .preview import preview
 from .problems import Problem, problems_table
@@ -820,7 +822,9 @@ class Composer:
         assert self.rendered is not None and self.channel is not None
         price = self._price()
         sending = plan(self.rendered, self.channel, rate=float(self.rate.value),
-                       budget=None if price is None else Budget(price_per_segment=price))
+                       campaign=self.campaign.value.strip(), ledger=self._ledger_path(),
+                       guardrails=Guardrails(
+                           budget=None if price is None else Budget(price_per_segment=price)))
         cost = "" if price is not None else " Cost unknown: type a price per segment."
         sentence = "<br>".join(html.escape(line)
                                for line in sending.confirmation_text().splitlines())
@@ -847,8 +851,13 @@ class Composer:
             return True
         return False
 
-    def _journal(self, campaign: str) -> Journal:
-        return Journal(default_journal_path(campaign, self._journal_dir))
+    def _ledger_path(self) -> Path | None:
+        return None if self._journal_dir is None else self._journal_dir / "ledger.db"
+
+    def _journal(self, campaign: str) -> Ledger:
+        from .ledger import locate_ledger
+
+        return Ledger(locate_ledger(self._ledger_path()))
 
     def start(self, *, live: bool) -> None:
         """Send the rendered frame: a dry run (sandbox) or, after confirmation, live."""
@@ -861,8 +870,9 @@ class Composer:
         journal = self._journal(campaign)
         self._stop = threading.Event()
         options: dict[str, Any] = dict(
-            campaign=campaign, live=live, rate=float(self.rate.value), journal=journal,
-            stop=self._stop, progress=False, on_progress=self._progress)
+            campaign=campaign, live=live, pacing=Pacing(rate=float(self.rate.value)),
+            ledger=journal if live else self._ledger_path(), stop=self._stop,
+            progress=self._progress)
         self._mode = "live" if live else "dry-run"
         self.progress.max = max(1, int(self._ready.sum()))
         self.progress.value = 0
@@ -882,7 +892,7 @@ class Composer:
         self._running(True)
         self.task = loop.create_task(self._send_task(rendered, channel, journal, options))
 
-    async def _send_task(self, rendered: pd.DataFrame, channel: Channel, journal: Journal,
+    async def _send_task(self, rendered: pd.DataFrame, channel: Channel, journal: Ledger,
                          options: dict[str, Any]) -> None:
         try:
             outcome: pd.DataFrame | CampaignError | Exception
