@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from . import _bird, _sociocs, _textus
+from . import _asgi, _bird, _sociocs, _textus
+from ._asgi import ASGIApp
 from ._auth import SandboxCredentials, accepts, bird_access_key, sociocs_key, textus_token
 from ._common import Ids, Incoming, Outcome, Reply
 from ._faults import Faults
 from ._record import Record
+from ._transport import SandboxTransport
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from ._asgi import ASGIApp
-    from ._transport import SandboxTransport
 
 __all__ = ["Sandbox"]
 
@@ -197,15 +196,11 @@ class Sandbox:
         async_sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> SandboxTransport:
         """An httpx transport (sync and async) answering from this sandbox in-process."""
-        from ._transport import SandboxTransport
-
         return SandboxTransport(self, sleep=sleep, async_sleep=async_sleep)
 
     def asgi_app(self) -> ASGIApp:
         """An ASGI application answering from this sandbox (serve it with `serve`)."""
-        from ._asgi import asgi_app
-
-        return asgi_app(self)
+        return _asgi.asgi_app(self)
 
     def close(self) -> None:
         """Close the record."""
