@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from campaignkit.sandbox import read_record
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 README_PORT = "8765"
@@ -107,10 +109,11 @@ def test_init_writes_the_three_files_the_readme_names(
 
 
 def test_the_live_send_reaches_the_loopback_sandbox(run: subprocess.CompletedProcess[str]) -> None:
-    """The --live step sends every sendable row to the sandbox, none to a provider."""
-    assert "results: <ResultsSummary clinic-reminders (live): 58 sent, 6 skipped>" in (
-        run.stdout.splitlines()
-    )
+    """Both --live runs report 58 sent; the sandbox's record holds each of the 58 once."""
+    lines = run.stdout.splitlines()
+    assert lines.count("results: <ResultsSummary clinic-reminders (live): 58 sent, 6 skipped>") == 2
+    accepted = read_record(run.folder / "my-campaign" / "sandbox.sqlite")  # type: ignore[attr-defined]
+    assert (len(accepted), accepted["to"].is_unique) == (58, True)
 
 
 @pytest.mark.parametrize(

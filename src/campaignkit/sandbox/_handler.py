@@ -57,7 +57,8 @@ def _route(method: str, path: str) -> _Route | None:
     if path in ("/messages", "/messages/") and method == "GET":
         return _Route("sociocs", "lookup", {})
     if path.startswith(("/message", "/messages")):
-        # POST /messages is the list endpoint's path, not a send (providers.md §1.9 S1).
+        # POST /messages is the list endpoint's path, not a send
+        # (docs/providers/sociocs.md#the-message-path).
         return _Route("sociocs", "missing", {})
     if (m := _TEXTUS.match(path)) and method == "POST":
         return _Route("textus", "send", m.groupdict())
@@ -242,7 +243,7 @@ class Sandbox:
                 500: ("InternalError", "Something went wrong on our side."),
             }[status]
             return _bird.error(status, code, message, headers)
-        return Reply(status, headers)  # TextUs documents no error bodies (providers.md §2.5)
+        return Reply(status, headers)  # TextUs documents no error bodies (docs/providers/textus.md)
 
     def _authenticate(
         self, route: _Route, headers: httpx.Headers, url: httpx.URL
