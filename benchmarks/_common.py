@@ -2,8 +2,8 @@
 
 Every benchmark compares campaignkit with the naive code a user would write, both run in
 the same process on the same data, and reports the *ratio* (absolute times depend on the
-machine and on what else runs on it; ``/work/shared/notes/performance.md`` §1). Timing
-follows that note: ``time.perf_counter``, ``gc.collect()`` before each run, the collector
+machine and on what else runs on it; docs/performance.md#method). Timing follows that
+method: ``time.perf_counter``, ``gc.collect()`` before each run, the collector
 otherwise on (as in user code), repetitions interleaved round-robin so background load hits
 every variant alike, median reported.
 
@@ -116,8 +116,8 @@ class Result:
     ) -> Result:
         """A speed line: ``ratio = baseline / ours``.
 
-        It fails below ``min_ratio`` (a target of issue 2) or when the outputs differ
-        (``correct`` False). ``advisory`` is a target from the research notes: shown in
+        It fails below ``min_ratio`` (a target of docs/performance.md#targets) or when the outputs
+        differ (``correct`` False). ``advisory`` is an advisory target of that page: shown in
         brackets and in the verdict, it never fails the run.
         """
         base, mine = timings[baseline].median, timings[ours].median
@@ -441,7 +441,7 @@ def people_csv(n: int) -> Path:
     return path
 
 
-# SMS texts with the mix of performance.md §5: 55 % short GSM-7, 25 % long with extension
+# SMS texts with the mix of docs/performance.md#method: 55 % short GSM-7, 25 % long with extension
 # characters, 10 % with emoji, 10 % Polish; non-GSM names force UCS-2 in any of them.
 _SHORT = "Hi {name}, your appointment at {clinic} is on {day}. Reply STOP to opt out."
 _LONG = (
@@ -454,7 +454,7 @@ _POLISH = "Dzień dobry {name}, przypominamy o wizycie w {clinic} dnia {day}. Od
 
 
 def sms_texts(n: int, seed: int = SEED) -> pd.Series:
-    """``n`` rendered SMS texts (pandas ``str`` dtype), the mix of performance.md §5."""
+    """``n`` rendered SMS texts (pandas ``str`` dtype), the mix of docs/performance.md#method."""
     rng = np.random.default_rng(seed + 1)
     kinds = rng.choice(4, n, p=[0.55, 0.25, 0.10, 0.10])
     names = np.array(_FIRST_NAMES, dtype=object)[

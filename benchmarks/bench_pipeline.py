@@ -2,7 +2,7 @@
 
 Each stage times campaignkit against the naive code a user would write, in the same process
 on the same data, checks that both give the same result, and reports the ratio against the
-target of issue 2 (``/work/shared/notes/performance.md`` §0 and §9 for the measured limits).
+target of docs/performance.md#targets (docs/performance.md#measured-limits for the limits).
 Run it through ``benchmarks/run.py``; ``python benchmarks/bench_pipeline.py --memory-child``
 is the fresh process the memory stage measures.
 """
@@ -50,8 +50,9 @@ from campaignkit.templating import render
 
 STAGES = ("load", "phones", "render-plain", "render-jinja", "dates", "segments", "memory")
 
-# Rows per stage. Full: the sizes of issue 2 where the naive code allows (a naive 1M-row
-# df.apply render takes about a minute, so rendering runs on 200k rows); --quick: about a tenth.
+# Rows per stage. Full: the sizes of docs/performance.md#targets where the naive code allows
+# (a naive 1M-row df.apply render takes about a minute, so rendering runs on 200k rows);
+# --quick: about a tenth.
 FULL = {
     "load": 100_000,
     "phones": 100_000,
@@ -68,7 +69,7 @@ QUICK = {
     "segments": 100_000,
     "memory": 100_000,
 }
-MEMORY_LIMIT_MIB = 1536.0  # issue 2: 1M loaded and rendered rows under 1.5 GB (GiB here)
+MEMORY_LIMIT_MIB = 1536.0  # 1M loaded and rendered rows (docs/performance.md#targets)
 
 PLAIN = (
     "Hi {{ first_name }}, your appointment at {{ clinic }} is on {{ appt_date }}."
@@ -90,7 +91,7 @@ def _size(n: int) -> str:
 
 
 def naive_normalise(value: object) -> str | None:
-    """phonenumbers per value, as in performance.md §4: parse, validate, format E.164.
+    """phonenumbers per value, as in docs/performance.md#phones: parse, validate, format E.164.
 
     ``is_valid_number`` is part of it: without it junk like ``0712 3456`` comes out as a
     "number", and the result could not be compared with campaignkit's (``""`` when invalid).
@@ -126,7 +127,7 @@ _GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 
 def naive_segments(text: str) -> tuple[str, int, int]:
-    """The per-character loop of performance.md §5: encoding, segments, characters.
+    """The per-character loop of docs/performance.md#sms-segments: encoding, segments, characters.
 
     It keeps an extension character whole but knows nothing of graphemes (a flag or
     an emoji with a variation selector may be split), as most hand-written counters.
@@ -277,7 +278,7 @@ def _phones(n: int) -> list[Result]:
             min_ratio=None,
             advisory=8,
             correct=correct,
-            note=f"target from performance.md §9.3 (issue 2 sets none); {text}",
+            note=f"advisory target (docs/performance.md#targets); {text}",
         )
     ]
 
@@ -416,7 +417,7 @@ def _segments(n: int) -> list[Result]:
     texts = sms_texts(n)
     say(f"segments: {n:,} texts")
     lib_naive = "[analyse(t) for t in texts]"
-    loop_naive = "per-char loop (perf. §5)"
+    loop_naive = "per-char loop"
     ours = "analyse_series(texts)"
     timings = bench(
         {
@@ -465,7 +466,7 @@ def _segments(n: int) -> list[Result]:
             min_ratio=None,
             note=(
                 f"the loop differs from analyse() on {loop_different:,} rows (it ignores "
-                "graphemes); performance.md §5 measured 4.7× over such a loop"
+                "graphemes); docs/performance.md#sms-segments: 4.7× over such a loop"
             ),
         ),
     ]

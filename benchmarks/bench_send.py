@@ -2,7 +2,8 @@
 
 The sandbox is served by ``python -m campaignkit.sandbox --latency 0.05`` in its own process
 (so the server never shares the client's GIL) with a SQLite record: what it received, and
-when, is the measurement (performance.md §7.3 and §9 targets 6-8).
+when, is the measurement (docs/performance.md#throttle-precision and
+docs/performance.md#targets).
 
 - ``send-pace``: `send` live at 50, 200 and 500/s for 20 s (``--quick``: 5 s). Achieved rate
   = (n - 1) / (last - first start) on the client, from the second request (the first goes
@@ -135,8 +136,9 @@ class Starts(httpx.AsyncBaseTransport):
     """An httpx transport: clients of 10 connections as `send` makes them, logging starts.
 
     `send` given a transport uses one client on it; this one spreads requests over pools of
-    10 connections (performance.md §7.2) and notes when each request leaves, so the pacer's
-    schedule is measured where it acts, without the server's own jitter.
+    10 connections (docs/performance.md#http-clients-of-ten-connections) and notes when each
+    request leaves, so the pacer's schedule is measured where it acts, without the server's
+    own jitter.
     """
 
     def __init__(self, concurrency: int) -> None:
@@ -258,8 +260,8 @@ def top(rows: int, concurrency: int, repeats: int, work: Path) -> list[Result]:
         Result(f"send-top vs one AsyncClient ({concurrency} conns)",
                "httpx.AsyncClient(Limits(N, N))", "send(journal FULL)",
                best["naive"], best["send"], best["naive"] / best["send"], "", None,
-               f"naive {rows / best['naive']:.0f} req/s (performance.md §7.2: one big pool "
-               "degrades)"),
+               f"naive {rows / best['naive']:.0f} req/s (one big pool degrades: "
+               "docs/performance.md#http-clients-of-ten-connections)"),
     ]
 
 

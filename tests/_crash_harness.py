@@ -7,7 +7,7 @@ on disk). It builds its frame, prints ``ready``, and waits for one line on stdin
 sender waiting for ``go`` lets the harness resume within milliseconds of a ``kill -9``
 instead of paying the ~1.4 s of imports each time.
 
-Imported, it is the *harness* (reliability.md §2, T1/T1m/T3): `crash_run` serves the sandbox
+Imported, it is the *harness* (docs/reliability.md#the-crash-test): `crash_run` serves the sandbox
 from ``python -m campaignkit.sandbox`` in its own process, kills senders at seeded random
 moments, resumes, runs to completion, then judges the sandbox's record (the ground truth,
 Jepsen-style) against the ledger's results: `CrashReport`.

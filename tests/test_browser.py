@@ -1,8 +1,8 @@
 """The Composer in a real browser: Voila on 127.0.0.1, driven by Playwright in Debian's Chromium.
 
-Recipe and pitfalls: jupyter.md §4. Every step that follows typing first waits for an
-element the kernel computes (a click can overtake the typed value's sync otherwise), and
-every request that is not to 127.0.0.1 is aborted (Voila's CDN font CSS).
+Recipe and pitfalls: docs/jupyter.md#the-browser-test. Every step that follows typing first
+waits for an element the kernel computes (a click can overtake the typed value's sync
+otherwise), and every request that is not to 127.0.0.1 is aborted (Voila's CDN font CSS).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ pytestmark = [
 
 
 def _free_port() -> int:
-    with socket.socket() as s:  # Voila --port=0 does not work (jupyter.md §4, pitfall 3)
+    with socket.socket() as s:  # Voila --port=0 does not work (docs/jupyter.md#voila)
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port

@@ -43,7 +43,7 @@ def _channel(**options: Any) -> Bird:
 
 
 def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0 ``nullable: true`` as JSON Schema (as /work/shared/bird/validate.py does)."""
+    """OpenAPI 3.0 ``nullable: true`` as JSON Schema (docs/providers/bird.md#the-openapi-check)."""
     if isinstance(node, list):
         return [_nullable(n) for n in node]
     if not isinstance(node, dict):
@@ -545,7 +545,7 @@ def test_bad_configuration_is_a_channel_error(
     assert str(raised.value) == message
 
 
-ACCEPTED = {  # seed 004's response example with B5's outgoing values (providers.md §3.8)
+ACCEPTED = {  # seed 004's response example with outgoing values (docs/providers/bird.md#responses)
     "id": "123e4567-e89b-12d3-a456-426614174000",
     "channelId": CH,
     "sender": {"connector": {"id": "123e4567-e89b-12d3-a456-426614174000"}},

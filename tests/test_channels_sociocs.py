@@ -157,7 +157,7 @@ GOLDEN = [
             "name": "recipient_name",
             "template": {"id": GUPSHUP_ID, "variables": {"Body": {"1": "Ada"}}},
         },
-        id="gswa template with Body only: providers.md 1.3 (customer.io guide)",
+        id="gswa template with Body only: SOC integrations/customer.io/wa-campaign.md",
     ),
     pytest.param(
         {"provider": "twlowa"},

@@ -1,9 +1,10 @@
 """kill -9 and resume against a faulty served sandbox: never send twice, never lose a row.
 
-docs/reliability.md#the-crash-test: T1 (kill/resume), T1m (the harness catches a bad sender) and T3 (two
-processes start the same campaign). The sandbox runs as ``python -m campaignkit.sandbox`` in
-its own process with a SQLite record: the ground truth. Senders are real processes
-(``tests/_crash_harness.py``) killed with SIGKILL at seeded random moments.
+docs/reliability.md#the-crash-test: kill and resume, the mutation check (the harness catches a
+bad sender) and two processes starting the same campaign. The sandbox runs as
+``python -m campaignkit.sandbox`` in its own process with a SQLite record: the ground truth.
+Senders are real processes (``tests/_crash_harness.py``) killed with SIGKILL at seeded random
+moments.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every failure class (docs/reliability.md#failure-classes), for every provider, in the sandbox.
+"""Every failure class of docs/reliability.md#failure-classes, for every provider, in the sandbox.
 
 Each case sends one row through the in-process sandbox with one fault injected on every
 request and asserts the row's status, its attempts, the POSTs and lookups the sandbox
@@ -102,7 +102,7 @@ TABLE = {
 
 @pytest.mark.parametrize(("fault", "provider"), list(TABLE))
 def test_every_failure_class_gets_the_action_of_the_retry_table(fault, provider, tmp_path):
-    """Each fault on every request leads to the §3 action: retry, reconcile or unknown."""
+    """Each fault on every request leads to its class's action: retry, reconcile or unknown."""
     sandbox = Sandbox(seed=1, faults=Faults(**{f"p_{fault}": 1.0}, retry_after=2))
     results, methods = _run(provider, sandbox, tmp_path)
     status, attempts, posts, lookups, accepted = TABLE[(fault, provider)]

@@ -210,7 +210,8 @@ def test_credentials_repr_shows_counts_never_secrets() -> None:
 @pytest.mark.parametrize(
     ("method", "url", "headers", "status", "body"),
     [
-        # providers.md §1.9 S1: /messages is the list path; a POST there is not a send.
+        # docs/providers/sociocs.md#the-message-path: /messages is the list path; a POST there is
+        # not a send.
         ("POST", f"{SOCIOCS}/messages", SOCIOCS_HEADERS, 404,
          {"status": "error", "errors": [{"msg": "Requested API endpoint not found."}]}),
         ("GET", f"{SOCIOCS}/message", SOCIOCS_HEADERS, 404,
@@ -638,7 +639,7 @@ TEXT = {"type": "text", "text": {"text": "x"}}
          {"$.scheduledFor": ["'tomorrow' is not a 'date-time'"]}),
         ({"receiver": RC, "body": TEXT, "tags": ["a"] * 11},
          {"$.tags": [f"{['a'] * 11!r} is too long"]}),
-        # prose rules (BIRD-SMS, ScheduledFor description, providers.md B3)
+        # prose rules (BIRD-SMS, ScheduledFor description, docs/providers/bird.md)
         ({"receiver": {"contacts": []}, "body": TEXT},
          {"$.receiver.contacts": ["at least one contact is required"]}),
         ({"receiver": {"contacts": [{"identifierValue": "0612345678"}]}, "body": TEXT},

@@ -1,4 +1,4 @@
-"""Throttle conformance over real HTTP (reliability.md §2, T4): the provider's limit holds.
+"""Throttle conformance over real HTTP (docs/reliability.md#throttle-conformance): limits hold.
 
 The sandbox is served on loopback with a real fixed-window rate limit; `send` runs live
 against it through an httpx transport that logs when each request starts and when each

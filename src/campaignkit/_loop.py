@@ -1,8 +1,9 @@
 """Run a coroutine to completion from blocking code, also inside a running event loop.
 
 In a Jupyter cell an event loop is already running on the main thread, so ``asyncio.run``
-fails and ``nest_asyncio`` is not an option (jupyter.md §5). The coroutine then runs on one
-background event-loop thread owned by campaignkit; the caller's thread blocks on its result.
+fails and ``nest_asyncio`` is not an option (docs/jupyter.md#sync-and-async-in-notebooks).
+The coroutine then runs on one background event-loop thread owned by campaignkit; the
+caller's thread blocks on its result.
 A ``KeyboardInterrupt`` (Ctrl-C, Jupyter's "interrupt kernel") cancels the coroutine and waits
 for its cleanup, so the sender can journal in-flight rows truthfully before the interrupt
 propagates.

@@ -2,10 +2,11 @@
 
 Why not a library limiter: ``aiolimiter.AsyncLimiter(rate, 1)`` admits ``rate`` requests at
 once (2x the target in the first second) and ``AsyncLimiter(1, 1/rate)`` under-delivers by
-5-24 % (performance.md §7.3); ``asynciolimiter.Limiter`` schedules like this pacer but has no
-way to pause every request to a channel until a ``Retry-After`` has passed, nor an injectable
-clock. Slot *i* starts at ``t0 + i/rate`` on a monotonic clock, which held 1.000 of target at
-50, 500 and 2,000/s with no first-second burst (performance.md §7.3).
+5-24 % (docs/performance.md#throttle-precision); ``asynciolimiter.Limiter`` schedules like
+this pacer but has no way to pause every request to a channel until a ``Retry-After`` has
+passed, nor an injectable clock. Slot *i* starts at ``t0 + i/rate`` on a monotonic clock,
+which held 1.000 of target at 50, 500 and 2,000/s with no first-second burst
+(docs/performance.md#how-the-pacer-holds-the-rate-within-1-percent).
 
 >>> Pacer(rate=50.0)
 Pacer(rate=50.0)

@@ -1,6 +1,7 @@
 """SMS encoding and segments: what a message will cost before it is sent.
 
-Carrier rules (``providers.md`` §4.1 and §4.2, after TwilioDevEd/message-segment-calculator):
+Carrier rules (docs/providers/carrier-rules.md#gsm-7-character-sets and
+docs/providers/carrier-rules.md#segment-sizes, after TwilioDevEd/message-segment-calculator):
 
 * A message is **GSM-7** when every character is in the GSM 03.38 basic or extension table,
   otherwise the whole message is **UCS-2**.
@@ -68,7 +69,7 @@ _GSM_ALL = frozenset(GSM7_BASIC + GSM7_EXTENSION)
 _GSM_EXT = frozenset(GSM7_EXTENSION)
 
 # (single-segment capacity, capacity of each segment of a concatenated message): 140 octets,
-# 6 of them the User Data Header once concatenated (providers.md §4.2).
+# 6 of them the User Data Header once concatenated (docs/providers/carrier-rules.md#segment-sizes).
 _LIMITS: dict[SmsEncoding, tuple[int, int]] = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 
 

@@ -1,9 +1,9 @@
 """Bird Channels API: ``POST /workspaces/{ws}/channels/{ch}/messages`` (seed 004).
 
-Authenticated with ``Authorization: AccessKey <key>`` (providers.md §7 #11: the seed's
+Authenticated with ``Authorization: AccessKey <key>`` (docs/providers/bird.md#auth: the seed's
 ``Bearer jwt`` is a generator artefact). Every request carries ``reference`` = the row's
 key, so after an ambiguous failure a lookup can prove whether Bird has the message
-(reliability.md §3: Bird is the one provider with a strong lookup).
+(docs/reliability.md#looking-a-message-up: Bird is the one provider with a strong lookup).
 
 >>> from campaignkit.channels import Bird
 >>> Bird("a1405560-c8d3-4b1a-877d-3f449ad95352", "16e1df9e-c6ac-406b-b1ce-13f34d0dea08", "key")
@@ -46,7 +46,7 @@ __all__ = ["Bird"]
 
 logger = logging.getLogger(__name__)
 
-#: "up to an array of 10 media URLs" (seed 004; prose only, providers.md §3.8 B3).
+#: "up to an array of 10 media URLs" (seed 004; prose only, docs/providers/bird.md).
 MAX_MEDIA = 10
 #: Tags: at most 10, each 1-50 characters of this pattern (spec ``Tags``, ``Name-3``).
 MAX_TAGS = 10

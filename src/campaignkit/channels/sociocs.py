@@ -1,8 +1,9 @@
 """Sociocs: Twilio SMS (``twlo``), Twilio WhatsApp (``twlowa``) and Gupshup WhatsApp (``gswa``).
 
-One message is ``POST /message`` (seed 001; providers.md §7 #1: the old ``/messages`` path
-row is a doc error), many identical ones ``POST /messages/bulk`` (seed 002). The API key
-travels in the ``apikey`` header; the channel key travels in the body and is a secret too.
+One message is ``POST /message`` (seed 001; docs/providers/sociocs.md#the-message-path: the old
+``/messages`` path row is a doc error), many identical ones ``POST /messages/bulk`` (seed 002).
+The API key travels in the ``apikey`` header; the channel key travels in the body and is a
+secret too.
 
 >>> from campaignkit.channels import Sociocs
 >>> Sociocs("key:secret", "twlo_16175550000", "twlo")
@@ -49,9 +50,9 @@ logger = logging.getLogger(__name__)
 
 SociocsProvider = Literal["twlo", "twlowa", "gswa"]
 
-#: Twilio's limit on a message body, which Sociocs enforces (providers.md §1.3, SOC-BUBBLE).
+#: Twilio's limit on a message body, which Sociocs enforces (SOC-BUBBLE; docs/providers/sociocs.md).
 MAX_TEXT = 1600
-#: A Twilio Content SID (providers.md §1.3, TW-OAI ``ContentSid``).
+#: A Twilio Content SID (TW-OAI ``ContentSid``; docs/providers/sociocs.md).
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 #: The keys of a Gupshup template's ``variables`` (seed 001, "template for provider gswa").
 GSWA_COMPONENTS = ("Header", "Body", "Buttons")
@@ -439,7 +440,7 @@ class Sociocs(Channel):
                         "MEDIA_URL, Header, Body or Buttons",
                     ))
         # "All the variables in your WhatsApp template must be added in the request ... default
-        # it with a non-empty string" (providers.md §1.3, SOC customer.io/wa-campaign.md).
+        # it with a non-empty string" (SOC integrations/customer.io/wa-campaign.md).
         for path, value in variable_leaves(template):
             if isinstance(value, str) and not value.strip():
                 rules.append(("template", empty_variable_message(path)))

@@ -1,9 +1,9 @@
 """TextUs ("Next" API): SMS and WhatsApp through ``POST /{account}/messages`` (seed 003).
 
 Authenticated with ``Authorization: Bearer <token>``; both ``Accept`` and ``Content-Type``
-are TextUs's own ``application/vnd.textus+jsonld`` (providers.md §2.1). Each request goes
-to one number (``to`` as a string), so every row gets its own answer and message id: a
-list in ``to`` is answered 202 with no body and no ids (seed 003).
+are TextUs's own ``application/vnd.textus+jsonld`` (docs/providers/textus.md#auth-and-headers).
+Each request goes to one number (``to`` as a string), so every row gets its own answer and
+message id: a list in ``to`` is answered 202 with no body and no ids (seed 003).
 
 >>> from campaignkit.channels import TextUs
 >>> TextUs("my_account", "token", "sms")
@@ -47,7 +47,7 @@ TextUsChannel = Literal["sms", "whatsapp"]
 MEDIA_TYPE = "application/vnd.textus+jsonld"
 
 #: The attachment types seed 003 lists (.png, .jpg/.jpeg, .gif, .rtf, .pdf, .ics, .vcf/.vcard)
-#: as MIME types (the mapping is providers.md §2.2), by extension.
+#: as MIME types (the mapping is ours: docs/providers/textus.md), by extension.
 ATTACHMENT_TYPES: dict[str, str] = {
     ".png": "image/png",
     ".jpg": "image/jpeg",

@@ -13,15 +13,13 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .._errors import CampaignError
-
-if TYPE_CHECKING:
-    from ._handler import Sandbox
+from ._emulator import Emulator
 
 __all__ = ["ASGIApp", "asgi_app", "loopback", "run_forever", "serve"]
 
@@ -57,7 +55,7 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def asgi_app(sandbox: Sandbox) -> ASGIApp:
+def asgi_app(sandbox: Emulator) -> ASGIApp:
     """An ASGI 3 application answering every HTTP request from ``sandbox``."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,9 +134,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(sandbox: Sandbox) -> uvicorn.Server:
+def _server(sandbox: Emulator) -> uvicorn.Server:
     config = uvicorn.Config(
-        sandbox.asgi_app(),
+        asgi_app(sandbox),
         http=_ConnectionAwareH11,
         lifespan="on",
         log_level="warning",
@@ -154,7 +152,7 @@ def _base_url(sock: socket.socket) -> str:
 
 
 @contextlib.contextmanager
-def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(sandbox: Emulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``sandbox`` on loopback in a background thread; yields the base URL.
 
     ``port=0`` picks a free port; the URL has the real one.
@@ -185,7 +183,7 @@ def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[
 
 
 def run_forever(
-    sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8000,
+    sandbox: Emulator, host: str = "127.0.0.1", port: int = 8000,
     announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``sandbox`` in the foreground until Ctrl+C (the CLI's ``sandbox`` command)."""

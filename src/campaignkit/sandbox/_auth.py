@@ -122,6 +122,6 @@ def bird_access_key(request_headers: httpx.Headers) -> str | None:
     """The Bird key from ``Authorization: AccessKey <key>`` (spec securitySchemes), or None.
 
     ``Bearer`` is refused on purpose: seed 004's ``Bearer jwt`` sample is a generator artefact
-    (providers.md B1), and a client sending it would fail against the real API.
+    (docs/providers/bird.md#auth), and a client sending it would fail against the real API.
     """
     return _scheme_value(request_headers, "AccessKey")

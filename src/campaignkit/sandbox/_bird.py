@@ -1,10 +1,11 @@
-"""Bird Channels API: send and list channel messages (seed 004, providers.md §3).
+"""Bird Channels API: send and list channel messages (seed 004, docs/providers/bird.md).
 
 Bodies are checked against Bird's published OpenAPI spec (``bird-openapi.json``, a copy of
-``channels-create-message.openapi.json``; the same check as ``bird/validate.py``) and then
+``channels-create-message.openapi.json``; docs/providers/bird.md#the-openapi-check) and then
 against the rules Bird states only in prose. Errors follow the spec's ``RequestError``
 ``{code, message}`` and ``ValidationError`` ``{code, message, details}``; the ``code``
-strings are ours (providers.md §3.4: none are published).
+strings are ours (none are published:
+docs/providers/bird.md#where-the-emulator-departs-from-the-documents).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = ["error", "list_messages", "send", "spec"]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _URL = re.compile(r"^https?://\S+$")
-MAX_MEDIA = 10  # BIRD-SMS: "up to an array of 10 media URLs" (prose only, providers.md B3)
+MAX_MEDIA = 10  # BIRD-SMS: "up to an array of 10 media URLs" (prose only, not in the schema)
 MAX_SCHEDULE = timedelta(days=35)  # ScheduledFor: "farther than 35 days will be rejected"
 IMMEDIATE = timedelta(minutes=10)  # "... within 10 minutes of the request may be sent immediately"
 
@@ -48,7 +49,7 @@ def spec() -> dict[str, Any]:
 
 
 def _nullable_to_null_type(node: Any) -> Any:
-    """OpenAPI 3.0 ``nullable: true`` -> JSON Schema ``[T, "null"]`` (as bird/validate.py)."""
+    """OpenAPI 3.0 ``nullable: true`` -> JSON Schema ``[T, "null"]`` (docs/providers/bird.md)."""
     if isinstance(node, list):
         return [_nullable_to_null_type(n) for n in node]
     if not isinstance(node, dict):
@@ -212,7 +213,7 @@ def send(incoming: Incoming, ids: Ids) -> Outcome:
         "sender": {"connector": connector},
         "receiver": {"contacts": _receiver(payload, workspace)},
         "status": "scheduled" if later else "accepted",
-        "direction": "outgoing",  # not the seed's generated "incoming" (providers.md B5)
+        "direction": "outgoing",  # not the seed's generated "incoming" (docs/providers/bird.md)
         "lastStatusAt": now,
         "createdAt": now,
         "updatedAt": now,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._errors import CampaignError
 from ._asgi import run_forever
@@ -63,9 +64,13 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the sandbox in the foreground until Ctrl+C; returns the exit status.
 
-    ``prog`` names the command in help and errors (the CLI passes "campaignkit sandbox").
+    ``prog`` names the command in help and errors; by default the one that was typed:
+    ``python -m campaignkit.sandbox`` or ``campaignkit sandbox``.
     """
-    parser = build_parser() if prog is None else build_parser(prog)
+    if prog is None:
+        typed_as_module = Path(sys.argv[0]).name == "__main__.py"
+        prog = "python -m campaignkit.sandbox" if typed_as_module else "campaignkit sandbox"
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         sandbox = sandbox_from_args(args)

@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from . import _bird, _sociocs, _textus
+from . import _asgi, _bird, _sociocs, _textus
+from ._asgi import ASGIApp
 from ._auth import SandboxCredentials, accepts, bird_access_key, sociocs_key, textus_token
 from ._common import Ids, Incoming, Outcome, Reply
 from ._faults import Faults
 from ._record import Record
+from ._transport import SandboxTransport
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from ._asgi import ASGIApp
-    from ._transport import SandboxTransport
 
 __all__ = ["Sandbox"]
 
@@ -58,7 +57,8 @@ def _route(method: str, path: str) -> _Route | None:
     if path in ("/messages", "/messages/") and method == "GET":
         return _Route("sociocs", "lookup", {})
     if path.startswith(("/message", "/messages")):
-        # POST /messages is the list endpoint's path, not a send (providers.md §1.9 S1).
+        # POST /messages is the list endpoint's path, not a send
+        # (docs/providers/sociocs.md#the-message-path).
         return _Route("sociocs", "missing", {})
     if (m := _TEXTUS.match(path)) and method == "POST":
         return _Route("textus", "send", m.groupdict())
@@ -197,15 +197,11 @@ class Sandbox:
         async_sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> SandboxTransport:
         """An httpx transport (sync and async) answering from this sandbox in-process."""
-        from ._transport import SandboxTransport
-
         return SandboxTransport(self, sleep=sleep, async_sleep=async_sleep)
 
     def asgi_app(self) -> ASGIApp:
         """An ASGI application answering from this sandbox (serve it with `serve`)."""
-        from ._asgi import asgi_app
-
-        return asgi_app(self)
+        return _asgi.asgi_app(self)
 
     def close(self) -> None:
         """Close the record."""
@@ -247,7 +243,7 @@ class Sandbox:
                 500: ("InternalError", "Something went wrong on our side."),
             }[status]
             return _bird.error(status, code, message, headers)
-        return Reply(status, headers)  # TextUs documents no error bodies (providers.md §2.5)
+        return Reply(status, headers)  # TextUs documents no error bodies (docs/providers/textus.md)
 
     def _authenticate(
         self, route: _Route, headers: httpx.Headers, url: httpx.URL

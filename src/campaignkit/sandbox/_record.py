@@ -1,7 +1,8 @@
 """The record: every message the sandbox accepted, durably in SQLite (the ground truth).
 
 A test counts what a provider would have received from here, never from the client's own
-belief (reliability.md §2.0, Jepsen-style), also after the client or the sandbox was killed.
+belief (docs/reliability.md#ground-truth-the-sandboxs-record), also after the client or the
+sandbox was killed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Sociocs: POST /message, POST /messages/bulk, GET /messages (seeds 000-002, providers.md §1).
+"""Sociocs: POST /message, POST /messages/bulk, GET /messages (seeds 000-002).
+
+What is emulated and where it departs from the documents: docs/providers/sociocs.md#the-emulator.
 
 Every error answers the documented envelope ``{"status": "error", "errors": [{"msg": ...}]}``
 (SOC api/_includes/http-status-codes.md; only "Invalid channel_key." is a documented string,
@@ -46,7 +48,8 @@ def error(status: int, *messages: str, headers: tuple[tuple[str, str], ...] = ()
 def _body(incoming: Incoming) -> dict[str, Any] | Reply:
     content_type = incoming.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        # The Keap guide posts "Name / Value Pairs" (providers.md §1.1): flat fields only.
+        # The Keap guide posts "Name / Value Pairs" (docs/providers/sociocs.md#the-emulator):
+        # flat fields only.
         return dict(parse_qsl(incoming.body.decode("utf-8", "replace")))
     try:
         body = json.loads(incoming.body)
@@ -115,7 +118,8 @@ def _check_content(body: Mapping[str, Any], *, single: bool) -> list[str]:
             continue
         if not isinstance(url, str) or not _URL.match(url):
             errors.append(f"{name} must be a publicly accessible http(s) URL.")
-        # Seed 001: "Supported only when provider is twlo." (single send only, §1.9 S4)
+        # Seed 001: "Supported only when provider is twlo." (single send only: seed 002 says
+        # nothing, docs/providers/sociocs.md#where-the-emulator-departs-from-the-documents)
         if single and provider in PROVIDERS and provider != "twlo":
             errors.append(f"{name} is supported only when provider is twlo.")
     return errors
@@ -243,7 +247,7 @@ def bulk(incoming: Incoming, ids: Ids, credentials: SandboxCredentials | None) -
             errors.append(f"recipients[{n}] must be an object {{to, name}}.")
         else:
             errors += _check_to(recipient.get("to"), f"recipients[{n}].to")
-    # Seed 002 documents no template for bulk (providers.md §7 #6).
+    # Seed 002 documents no template for bulk (docs/providers/sociocs.md#bulk-sends).
     if body.get("template") is not None:
         errors.append("template is not supported on /messages/bulk.")
     errors += _check_content(body, single=False)

@@ -1,4 +1,4 @@
-"""TextUs: POST /{account}/messages (seed 003, providers.md §2).
+"""TextUs: POST /{account}/messages (seed 003, docs/providers/textus.md).
 
 TextUs documents every refusal as 422 with "No body", so the sandbox answers exactly that;
 the reason goes in a sandbox-only ``x-sandbox-error`` header a person can read while
@@ -23,7 +23,7 @@ _TO = re.compile(r"^\+[1-9]\d{6,14}$")
 _URL = re.compile(r"^https?://\S+$")
 _SAVED_REPLY = re.compile(r"^/saved_replies/[A-Za-z0-9]+$")
 #: seed 003 lists extensions (.png .jpg/.jpeg .gif .rtf .pdf .ics .vcf/.vcard); the MIME
-#: types for them are ours (providers.md §2.2 [S]).
+#: types for them are ours (docs/providers/textus.md#rules-and-the-problems-they-become).
 ATTACHMENT_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "application/rtf", "text/rtf",
     "application/pdf", "text/calendar", "text/vcard", "text/x-vcard",

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import httpx
 
 from ._common import Reply
-
-if TYPE_CHECKING:
-    from ._handler import Sandbox
+from ._emulator import Emulator
 
 __all__ = ["SandboxTransport"]
 
@@ -42,7 +39,7 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def __init__(
         self,
-        sandbox: Sandbox,
+        sandbox: Emulator,
         *,
         sleep: Callable[[float], None],
         async_sleep: Callable[[float], Awaitable[object]] | None = None,
