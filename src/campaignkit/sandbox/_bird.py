@@ -253,9 +253,10 @@ def _offset(token: str) -> int | None:
     return value[0] if ok and value[0] >= 0 else None
 
 
-def list_messages(incoming: Incoming, record: Record) -> Reply:
+def list_messages(incoming: Incoming, record: Record, *, lag: float = 0.0) -> Reply:
     """``GET .../messages``: newest first, filters ``reference``, ``status``, ``startAt``,
-    ``endAt``, pages of ``limit`` (1-100, default 10) with ``pageToken``."""
+    ``endAt``, pages of ``limit`` (1-100, default 10) with ``pageToken``; messages accepted
+    less than ``lag`` seconds ago are not listed yet."""
     params = incoming.url.params
     limit_text = params.get("limit", "10")
     limit = int(limit_text) if limit_text.isdigit() else 0
@@ -271,8 +272,8 @@ def list_messages(incoming: Incoming, record: Record) -> Reply:
             if moment is None:
                 return error(400, "InvalidRequest", f"{name} must be an RFC 3339 timestamp.")
             bounds[name] = moment
-    where, args = "provider = 'bird' AND account = ? AND channel = ?", [
-        incoming.params["workspace"], incoming.params["channel"]]
+    where, args = "provider = 'bird' AND account = ? AND channel = ? AND received_at <= ?", [
+        incoming.params["workspace"], incoming.params["channel"], iso(incoming.now - lag)]
     if "reference" in params:  # filtered in SQL: a lookup must not read the whole record
         where += " AND reference = ?"
         args.append(params["reference"])

@@ -41,6 +41,8 @@ def build_parser(prog: str = "python -m campaignkit.sandbox") -> argparse.Argume
     for name in _PROBABILITIES:
         faults.add_argument("--" + name.replace("_", "-"), type=float, default=0.0, metavar="P")
     faults.add_argument("--stall-seconds", type=float, default=60.0, metavar="SECONDS")
+    faults.add_argument("--list-lag", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds before an accepted message shows in lists and lookups")
     return parser
 
 
@@ -52,6 +54,7 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
         "retry_after": args.retry_after,
         "retry_after_http_date": args.retry_after_http_date,
         "stall_seconds": args.stall_seconds,
+        "list_lag": args.list_lag,
     }
     if args.faults is not None:
         faults = Faults.mixed(args.faults, **options)

@@ -305,6 +305,7 @@ class Sandbox:
         return _bird.send(incoming, self._ids)
 
     def _lookup(self, route: _Route, incoming: Incoming) -> Reply:
+        lag = self.faults.list_lag
         if route.provider == "sociocs":
-            return _sociocs.list_messages(incoming, self._record)
-        return _bird.list_messages(incoming, self._record)
+            return _sociocs.list_messages(incoming, self._record, lag=lag)
+        return _bird.list_messages(incoming, self._record, lag=lag)

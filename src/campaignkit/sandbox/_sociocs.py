@@ -289,7 +289,7 @@ def _day(value: str | None, default: date, name: str) -> date | str:
         return name
 
 
-def list_messages(incoming: Incoming, record: Record) -> Reply:
+def list_messages(incoming: Incoming, record: Record, *, lag: float = 0.0) -> Reply:
     """``GET /messages?start_date=&end_date=&direction=`` (SOC api/messaging/get.md).
 
     The message object's fields are not documented; items follow the webhook payload
@@ -313,8 +313,9 @@ def list_messages(incoming: Incoming, record: Record) -> Reply:
     rows = []
     if direction != "incoming":  # the sandbox only ever sends
         rows = record.query(
-            "provider = 'sociocs' AND account = ? AND substr(received_at, 1, 10) BETWEEN ? AND ?",
-            (incoming.account, start.isoformat(), end.isoformat()),
+            "provider = 'sociocs' AND account = ? AND substr(received_at, 1, 10) BETWEEN ? AND ? "
+            "AND received_at <= ?",
+            (incoming.account, start.isoformat(), end.isoformat(), iso(incoming.now - lag)),
         )
     items = []
     for row in rows:
