@@ -10,6 +10,7 @@ from .._errors import CampaignError
 from ._asgi import run_forever
 from ._faults import Faults
 from ._handler import Sandbox
+from ._story import Story
 
 __all__ = ["build_parser", "main"]
 
@@ -28,6 +29,9 @@ def build_parser(prog: str = "python -m campaignkit.sandbox") -> argparse.Argume
     parser.add_argument("--seed", type=int, default=0, help="seed of faults and ids")
     parser.add_argument("--record", default=None, help="SQLite file recording accepted messages")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    parser.add_argument("--story", action="store_true",
+                        help="play the rest of the story: delivery states over virtual time, "
+                             "failures, replies and STOPs (POST /_sandbox/advance moves time)")
     faults = parser.add_argument_group("faults")
     faults.add_argument("--faults", type=float, default=None, metavar="RATE",
                         help="spread RATE evenly over the six random faults")
@@ -60,7 +64,8 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
         faults = Faults.mixed(args.faults, **options)
     else:
         faults = Faults(**options, **{name: getattr(args, name) for name in _PROBABILITIES})
-    return Sandbox(seed=args.seed, faults=faults, latency=args.latency, record=args.record)
+    return Sandbox(seed=args.seed, faults=faults, latency=args.latency, record=args.record,
+                   story=Story() if args.story else None)
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
