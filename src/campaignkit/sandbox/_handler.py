@@ -237,6 +237,36 @@ class Sandbox:
         """Every accepted message, one row per recipient (columns as `read_record`)."""
         return self._record.frame()
 
+    def fates(self) -> pd.DataFrame:
+        """Every accepted message's state now, by the story (the ground truth of outcomes).
+
+        Columns ``provider message_id to state error_code reply reply_at``; ``state`` in the
+        story's words (queued, sent, delivered, undelivered, failed); ``reply`` the
+        recipient's answer once it arrived. Empty columns without a story.
+        """
+        import pandas as pd
+
+        rows = self._record.query()
+        now = self.now()
+        teller = self._teller
+        fates = {} if teller is None else teller.fates(rows)
+        out = []
+        for row in rows:
+            fate = fates.get(row["message_id"])
+            if fate is None:
+                continue
+            error = fate.error(now)
+            reply = fate.reply if fate.reply is not None and fate.reply.at <= now else None
+            out.append({
+                "provider": row["provider"], "message_id": row["message_id"], "to": row["to"],
+                "state": fate.state(now), "error_code": None if error is None else error[0],
+                "reply": None if reply is None else reply.text,
+                "reply_at": None if reply is None else pd.Timestamp(reply.at, unit="s", tz="UTC"),
+            })
+        columns = ["provider", "message_id", "to", "state", "error_code", "reply", "reply_at"]
+        frame = pd.DataFrame(out, columns=columns)
+        return frame.astype({"error_code": "Int64"})
+
     def transport(
         self,
         *,
