@@ -92,7 +92,7 @@ def classify_reply(text: str | None) -> ReplyKind:
     >>> [classify_reply(t) for t in ["Stop.", " UNSUBSCRIBE ", "please remove me", "Thanks"]]
     ['stop', 'stop', 'review', 'reply']
     """
-    if not text:
+    if not isinstance(text, str) or not text:
         return "reply"
     word = re.sub(r"^[\W_]+|[\W_]+$", "", text.strip()).casefold()
     if word in OPT_OUT_KEYWORDS:
