@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from ._errors import ChannelError
 from ._loop import run_blocking
-from ._pacer import Pacer
+from ._pacer import CATCH_UP, TOLERANCE, Pacer
 from .channels import Bird, Sociocs, TextUs
 from .channels._base import Channel
 from .channels._outcomes import FINAL, Delivery, Inbound, ReadFailed
@@ -474,9 +474,17 @@ async def _client(transport: httpx.AsyncBaseTransport | None, timeout: httpx.Tim
 
 
 def _pacer(rate: float | Pacer | None, channel: Channel) -> Pacer:
+    """A pacer that keeps every sliding second at or under ``rate`` reads.
+
+    The pacer may catch up at ``CATCH_UP`` x its rate within ``TOLERANCE`` (see _pacer), so
+    it runs that much under the limit: a read limit is a ceiling, not a target.
+    """
     if isinstance(rate, Pacer):
         return rate
-    return Pacer(default_read_rate(channel) if rate is None else rate)
+    limit = default_read_rate(channel) if rate is None else rate
+    if not limit > 0:
+        raise ChannelError(f"rate must be > 0 reads per second, got {limit!r}")
+    return Pacer(limit / (CATCH_UP * (1 + TOLERANCE)))
 
 
 # -- refresh --------------------------------------------------------------------------
@@ -769,8 +777,8 @@ def refresh(
         Where outcomes persist (`SqliteOutcomeStore`, or the ledger): a row already final
         there is not asked about again.
     rate:
-        Reads per second (default `default_read_rate`, under the provider's documented
-        limit), or a `Pacer`.
+        The most reads in any one second (default `default_read_rate`, under the provider's
+        documented limit); refresh paces itself just under it. Or a `Pacer`, used as is.
     concurrency:
         Reads in flight at most.
     transport:
