@@ -30,12 +30,21 @@ from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppressio
 from .guardrails._suppression import suppress
 from .ledger import Ledger, locate_ledger
 from .message import Media, Message, Template
+from .outcomes import (
+    SqliteOutcomeStore,
+    blocked_numbers,
+    refresh,
+    refresh_async,
+    replies,
+    replies_async,
+)
 from .plan import SendPlan, plan
 from .preview import Preview, preview
 from .problems import Problem, problems_table
 from .recipients import LoadSummary, load_recipients
+from .report import Report, report, undelivered
 from .results import ResultsSummary, save_results
-from .sandbox import Faults, Sandbox, SandboxCredentials
+from .sandbox import Faults, Sandbox, SandboxCredentials, Story
 from .sending import Pacing, Retry, send, send_async
 from .summaries import summary
 from .templating import render
@@ -82,6 +91,7 @@ __all__ = [
     "Preview",
     "Problem",
     "QuietHours",
+    "Report",
     "ResultsSummary",
     "Retry",
     "Sandbox",
@@ -89,21 +99,30 @@ __all__ = [
     "SendError",
     "SendPlan",
     "Sociocs",
+    "SqliteOutcomeStore",
+    "Story",
     "Suppression",
     "Template",
     "TemplateError",
     "TextUs",
     "Unreachable",
+    "blocked_numbers",
     "decide",
     "load_recipients",
     "locate_ledger",
     "plan",
     "preview",
     "problems_table",
+    "refresh",
+    "refresh_async",
     "render",
+    "replies",
+    "replies_async",
+    "report",
     "save_results",
     "send",
     "send_async",
     "summary",
     "suppress",
+    "undelivered",
 ]

@@ -41,6 +41,17 @@ from ._base import (
     row_text,
     row_to,
 )
+from ._outcomes import (
+    Delivery,
+    DeliveryState,
+    Inbound,
+    ReadFailed,
+    e164,
+    moment,
+    ok_json,
+    state,
+    text_or_none,
+)
 
 __all__ = ["Bird"]
 
@@ -424,6 +435,68 @@ class Bird(Channel):
             )
         return None
 
+    # -- after the send: statuses, lists, replies (follow-up reads) -----------------------
+
+    def build_status_request(self, message_id: str) -> httpx.Request:
+        """``GET .../messages/{messageId}``: one message as it is now."""
+        return httpx.Request("GET", f"{self.base_url}{self._path}/{message_id}",
+                             headers=self._headers())
+
+    def parse_status(self, response: httpx.Response) -> Delivery:
+        """A ``Message``: ``status`` in the shared vocabulary, ``failure`` ``{code,
+        description}`` as the error, and the billed segments as the number of ``parts``."""
+        body = ok_json(response, "the message", self.label)
+        if not isinstance(body, dict):
+            raise ReadFailed(f"{self.label}: the message answer is not a Message")
+        return bird_delivery(body)
+
+    def build_list_request(
+        self, start: datetime, end: datetime, *, page_token: str | None = None,
+        direction: Literal["incoming", "outgoing"] | None = None,
+    ) -> httpx.Request:
+        """``GET .../messages?startAt=&endAt=&limit=100`` (newest first, paged by token)."""
+        params = {"startAt": _rfc3339(start), "endAt": _rfc3339(end), "limit": "100"}
+        if page_token:
+            params["pageToken"] = page_token
+        if direction:
+            params["direction"] = direction
+        return httpx.Request("GET", self.base_url + self._path, params=params,
+                             headers=self._headers())
+
+    def parse_list(
+        self, response: httpx.Response
+    ) -> tuple[list[Delivery], list[Inbound], str | None]:
+        """Outgoing messages, incoming ones (replies) and the next page's token."""
+        body = ok_json(response, "the message list", self.label)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ReadFailed(f"{self.label}: the message list has no results")
+        deliveries, inbound = [], []
+        for message in results:
+            if not isinstance(message, dict):
+                continue
+            if message.get("direction") == "incoming":
+                found = bird_inbound(message)
+                if found is not None:
+                    inbound.append(found)
+            else:
+                deliveries.append(bird_delivery(message))
+        token = body.get("nextPageToken")
+        return deliveries, inbound, token if isinstance(token, str) and token else None
+
+    def build_interactions_request(self, message_id: str) -> httpx.Request:
+        """``GET .../messages/{messageId}/interactions``."""
+        return httpx.Request("GET", f"{self.base_url}{self._path}/{message_id}/interactions",
+                             headers=self._headers())
+
+    def parse_interactions(self, response: httpx.Response) -> list[tuple[str, datetime | None]]:
+        """``(type, createdAt)`` of each interaction, as listed (the object is not in the
+        stored spec: ``type`` and ``createdAt`` are read where present)."""
+        body = ok_json(response, "the interactions", self.label)
+        results = body.get("results") if isinstance(body, dict) else None
+        return [(str(item.get("type")), moment(item.get("createdAt")))
+                for item in results or [] if isinstance(item, dict)]
+
 
 def _receipt(status: int, message: dict[str, Any]) -> Receipt:
     message_id, state = message.get("id"), message.get("status")
@@ -494,3 +567,63 @@ def _uuid(value: str, name: str) -> str:
         raise ChannelError(
             f"Bird {name} {value!r} is not a UUID: copy it from the channel's page in Bird"
         ) from None
+
+
+#: ``Status-3`` of the spec in the shared vocabulary. ``skipped`` and ``deleted`` messages
+#: were never delivered, so they count as failed (``provider_status`` keeps the word).
+BIRD_STATES: dict[str, DeliveryState] = {
+    "accepted": "queued", "processing": "queued", "scheduled": "queued", "sent": "sent",
+    "delivered": "delivered", "delivery_failed": "undelivered", "sending_failed": "failed",
+    "rejected": "failed", "skipped": "failed", "deleted": "failed",
+}
+
+
+def _rfc3339(moment_: datetime) -> str:
+    return moment_.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{moment_.microsecond // 1000:03d}Z"
+
+
+def bird_delivery(message: dict[str, Any]) -> Delivery:
+    """A Bird ``Message`` as a `Delivery` (an unknown status stays verbatim)."""
+    said = message.get("status")
+    failure = message.get("failure")
+    code = text = None
+    if isinstance(failure, dict):
+        code = text_or_none(failure.get("code"))
+        text = text_or_none(failure.get("description"))
+    if text is None and said in _REFUSED:
+        text = text_or_none(message.get("reason") or message.get("details"))
+    parts = message.get("parts")
+    receiver = message.get("receiver")
+    contacts = receiver.get("contacts") if isinstance(receiver, dict) else None
+    to = None
+    if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict):
+        to = e164(contacts[0].get("identifierValue"))
+    body = message.get("body")
+    inner = body.get(body.get("type", "")) if isinstance(body, dict) else None
+    return Delivery(
+        message_id=text_or_none(message.get("id")),
+        delivery=state(BIRD_STATES, said),
+        provider_status=text_or_none(said),
+        at=moment(message.get("lastStatusAt")),
+        error_code=code,
+        error_text=text,
+        segments_billed=len(parts) if isinstance(parts, list) and parts else None,
+        to=to,
+        text=text_or_none(inner.get("text")) if isinstance(inner, dict) else None,
+        reference=text_or_none(message.get("reference")),
+    )
+
+
+def bird_inbound(message: dict[str, Any]) -> Inbound | None:
+    """An incoming Bird ``Message`` (its sender a contact) as an `Inbound`."""
+    sender = message.get("sender")
+    contact = sender.get("contact") if isinstance(sender, dict) else None
+    number = e164(contact.get("identifierValue")) if isinstance(contact, dict) else None
+    if number is None:
+        return None
+    body = message.get("body")
+    inner = body.get(body.get("type", "")) if isinstance(body, dict) else None
+    text = text_or_none(inner.get("text")) if isinstance(inner, dict) else None
+    return Inbound(text_or_none(message.get("id")), number, text,
+                   moment(message.get("createdAt")))

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal, get_args
 
 import httpx
@@ -42,6 +43,17 @@ from ._base import (
     row_text,
     row_to,
     variable_leaves,
+)
+from ._outcomes import (
+    Delivery,
+    DeliveryState,
+    Inbound,
+    ReadFailed,
+    e164,
+    moment,
+    ok_json,
+    state,
+    text_or_none,
 )
 
 __all__ = ["ContactSaving", "Sociocs", "SociocsProvider"]
@@ -619,9 +631,145 @@ class Sociocs(Channel):
         logger.debug("%s answered HTTP %s, status %r", self.label, status, said)
         return Receipt(status, False, provider_status=provider_status, error=self.redact(error))
 
+    # -- after the send: statuses, replies, jobs, blocks (follow-up reads) ---------------
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Request:
+        headers = {"apikey": self._api_key.get_secret_value(), "Accept": "application/json"}
+        return httpx.Request("GET", self.base_url + path, params=params, headers=headers)
+
+    def build_messages_request(self, start: date, end: date) -> httpx.Request:
+        """``GET /messages?start_date=&end_date=`` (SOC api/messaging/get.md; at most 31 days)."""
+        return self._get("/messages", {"start_date": start.isoformat(),
+                                       "end_date": end.isoformat()})
+
+    def build_search_request(self, text: str, start: date, end: date) -> httpx.Request:
+        """``GET /messages/search?text=&direction=incoming`` (SOC api/messaging/search.md)."""
+        return self._get("/messages/search", {"text": text, "direction": "incoming",
+                                              "start_date": start.isoformat(),
+                                              "end_date": end.isoformat()})
+
+    def build_unreplied_request(self, start: date, end: date) -> httpx.Request:
+        """``GET /messages/unreplied`` (SOC api/messaging/get-unreplied.md)."""
+        return self._get("/messages/unreplied", {"start_date": start.isoformat(),
+                                                 "end_date": end.isoformat()})
+
+    def build_bulk_jobs_request(self) -> httpx.Request:
+        """``GET /messages/bulk``: the last 100 bulk jobs (SOC api/messaging/bulk-list.md)."""
+        return self._get("/messages/bulk")
+
+    def build_blocked_request(self, number: str) -> httpx.Request:
+        """``GET /contacts/isblocked/{phone}`` (SOC api/contacts/is-blocked.md)."""
+        return self._get(f"/contacts/isblocked/{number.lstrip('+')}")
+
+    def _data(self, response: httpx.Response, what: str) -> Any:
+        body = ok_json(response, what, self.label)
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise ReadFailed(self.redact(
+                f"{self.label}: reading {what} got no \"success\" envelope; ask again later"),
+                http_status=response.status_code)
+        return body.get("data")
+
+    def parse_message_list(self, response: httpx.Response) -> tuple[list[Delivery], list[Inbound]]:
+        """The outgoing (`Delivery`) and incoming (`Inbound`) items of a message list.
+
+        The message object's fields are not documented: ``message_id``, ``direction``,
+        ``to``/``from``, ``text``, ``job_id``, ``timestamp`` follow the webhook payloads;
+        ``status`` and ``error`` ``{code, message}`` are read when present (a list without
+        them gives ``unknown``: the message exists, its fate is not told).
+        """
+        data = self._data(response, "the message list")
+        deliveries: list[Delivery] = []
+        inbound: list[Inbound] = []
+        for item in data if isinstance(data, list) else []:
+            if not isinstance(item, dict):
+                continue
+            if item.get("direction") == "incoming":
+                number = e164(item.get("from"))
+                if number is not None:
+                    inbound.append(Inbound(text_or_none(item.get("message_id")), number,
+                                           text_or_none(item.get("text")),
+                                           moment(item.get("timestamp"))))
+                continue
+            deliveries.append(_sociocs_delivery(item))
+        return deliveries, inbound
+
+    def parse_bulk_jobs(self, response: httpx.Response) -> dict[str, str]:
+        """``{job_id: status}`` of the listed bulk jobs (the job fields are not documented;
+        ``job_id`` or ``id``, and ``status`` kept verbatim, are read)."""
+        data = self._data(response, "the bulk jobs")
+        jobs: dict[str, str] = {}
+        for job in data if isinstance(data, list) else []:
+            if isinstance(job, dict) and (job.get("job_id") or job.get("id")):
+                jobs[str(job.get("job_id") or job.get("id"))] = str(job.get("status") or "")
+        return jobs
+
+    def parse_blocked(self, response: httpx.Response) -> bool:
+        """``data.is_blocked`` of the isblocked answer."""
+        data = self._data(response, "whether the number is blocked")
+        if not isinstance(data, dict) or not isinstance(data.get("is_blocked"), bool | int):
+            raise ReadFailed(f"{self.label}: the isblocked answer has no is_blocked")
+        return bool(data["is_blocked"])
+
+    @staticmethod
+    def parse_webhook(body: bytes) -> Delivery | Inbound | None:
+        """A Sociocs webhook body (SOC api/webhooks/introduction.md): a status update as a
+        `Delivery`, an incoming message as an `Inbound`, anything else None."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(payload, dict):
+            return None
+        if payload.get("event") == "status_update":
+            data = payload.get("event_data")
+            data = data if isinstance(data, dict) else {}
+            return _sociocs_delivery({"message_id": payload.get("message_id"), **data})
+        if payload.get("event") == "message" or payload.get("direction") == "incoming":
+            number = e164(payload.get("from"))
+            if number is None:
+                return None
+            return Inbound(text_or_none(payload.get("message_id")), number,
+                           text_or_none(payload.get("text")), moment(payload.get("timestamp")))
+        return None
+
 
 def _secret(value: str | SecretStr, name: str, what: str) -> SecretStr:
     secret = value if isinstance(value, SecretStr) else SecretStr(str(value))
     if not secret.get_secret_value().strip():
         raise ChannelError(f"Sociocs {name} is empty: give {what}")
     return secret
+
+
+#: Sociocs's status sub-events of every provider it wraps (SOC api/webhooks/add.md) and
+#: Twilio's statuses (TW-OAI) in the shared vocabulary.
+SOCIOCS_STATES: dict[str, DeliveryState] = {
+    "queued": "queued", "enqueued": "queued", "accepted": "queued", "scheduled": "queued",
+    "sending": "queued", "sent": "sent", "delivered": "delivered", "read": "read",
+    "undelivered": "undelivered", "delivery_failed": "undelivered", "failed": "failed",
+    "sending_failed": "failed", "canceled": "failed",
+}
+
+
+def _sociocs_delivery(item: dict[str, Any]) -> Delivery:
+    status = item.get("status")
+    error = item.get("error")
+    code = text = None
+    if isinstance(error, dict):
+        code = text_or_none(error.get("code"))
+        text = text_or_none(error.get("message"))
+    elif isinstance(error, str):
+        text = error
+    raw = item.get("provider_err_obj")
+    if code is None and isinstance(raw, dict) and raw.get("code") is not None:
+        code = str(raw["code"])
+    return Delivery(
+        message_id=text_or_none(item.get("message_id")),
+        delivery=state(SOCIOCS_STATES, status),
+        provider_status=text_or_none(status),
+        at=moment(item.get("timestamp")),
+        error_code=code,
+        error_text=text,
+        to=e164(item.get("to")),
+        text=text_or_none(item.get("text")),
+        job_id=text_or_none(item.get("job_id")),
+    )

@@ -12,8 +12,10 @@ message id: a list in ``to`` is answered 202 with no body and no ids (seed 003).
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, get_args
 from urllib.parse import quote, urlsplit
 
@@ -37,6 +39,17 @@ from ._base import (
     row_text,
     row_to,
     variable_leaves,
+)
+from ._outcomes import (
+    Delivery,
+    DeliveryState,
+    Inbound,
+    ReadFailed,
+    e164,
+    moment,
+    ok_json,
+    state,
+    text_or_none,
 )
 
 __all__ = ["ATTACHMENT_TYPES", "TextUs", "TextUsChannel"]
@@ -314,3 +327,109 @@ class TextUs(Channel):
         else:
             error = http_reason(response)
         return Receipt(status, False, error=self.redact(error))
+
+    # -- after the send: statuses, opt-outs, webhooks (follow-up reads) -------------------
+
+    def _get(self, path: str, params: Any = None) -> httpx.Request:
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}",
+                   "Accept": MEDIA_TYPE}
+        return httpx.Request("GET", self.base_url + path, params=params, headers=headers)
+
+    def build_status_request(self, message_id: str) -> httpx.Request:
+        """``GET /messages/:message`` (apidocs.next.textus.com/docs/messages/get); the id is
+        the message's IRI as the send answered it (``/messages/QNDkpL``)."""
+        path = message_id if message_id.startswith("/messages/") else f"/messages/{message_id}"
+        return self._get(path)
+
+    def parse_status(self, response: httpx.Response) -> Delivery:
+        """The ``Message``'s ``deliveryState`` in the shared vocabulary; TextUs gives no error
+        codes, so a failure's ``error_text`` is its ``friendlyStateDescription``."""
+        body = ok_json(response, "the message", self.label)
+        if not isinstance(body, dict):
+            raise ReadFailed(f"{self.label}: the message answer is not a Message")
+        return textus_delivery(body)
+
+    def build_opt_outs_request(self, numbers: Sequence[str]) -> httpx.Request:
+        """``GET /:account/opt_outs?exact[]=...`` for these E.164 numbers
+        (apidocs.next.textus.com/docs/opt_outs/index)."""
+        path = f"/{quote(self.account, safe='')}/opt_outs"
+        return self._get(path, [("exact[]", number) for number in numbers])
+
+    def parse_opt_outs(self, response: httpx.Response) -> set[str]:
+        """The E.164 numbers of an ``OptOut`` collection (from each ``id``, else the
+        ``formattedPhoneNumber``, ten digits read as North American)."""
+        body = ok_json(response, "the opt-outs", self.label)
+        members = body.get("members") if isinstance(body, dict) else None
+        if not isinstance(members, list):
+            raise ReadFailed(f"{self.label}: the opt-outs answer has no members list")
+        numbers = set()
+        for member in members:
+            if not isinstance(member, dict):
+                continue
+            tail = str(member.get("id") or "").rsplit("/", 1)[-1]
+            if tail.startswith("+"):
+                numbers.add("+" + "".join(ch for ch in tail if ch.isdigit()))
+                continue
+            digits = "".join(ch for ch in str(member.get("formattedPhoneNumber") or "")
+                             if ch.isdigit())
+            if digits:
+                numbers.add(("+1" if len(digits) == 10 else "+") + digits)
+        return numbers
+
+    @staticmethod
+    def parse_webhook(body: bytes) -> Delivery | Inbound | None:
+        """A TextUs ``WebhookDelivery`` (apidocs.next.textus.com/overview/webhooks):
+        ``message.delivered`` / ``message.failed`` / ``message.unknown`` as a `Delivery`,
+        ``message.received`` as an `Inbound`; the message is the payload's ``Message``
+        object and the number the conversation's ``phoneNumber``."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(payload, dict) or payload.get("@type") != "WebhookDelivery":
+            return None
+        action = payload.get("action")
+        message = next((v for v in payload.values()
+                        if isinstance(v, dict) and v.get("@type") == "Message"), None)
+        conversation = payload.get("conversation")
+        number = e164(conversation.get("phoneNumber")) if isinstance(conversation, dict) else None
+        if message is None:
+            return None
+        if action == "message.received":
+            if number is None:
+                return None
+            return Inbound(text_or_none(message.get("id")), number,
+                           text_or_none(message.get("body")),
+                           moment(message.get("displayTimestamp") or payload.get("timestamp")))
+        if isinstance(action, str) and action.startswith("message."):
+            found = textus_delivery(message)
+            return Delivery(**{**_fields(found), "to": number})
+        return None
+
+
+#: ``deliveryState`` values (apidocs.next.textus.com/types/Message) in the shared vocabulary;
+#: ``failed_transient`` is retried by TextUs, so it is not final.
+TEXTUS_STATES: dict[str, DeliveryState] = {
+    "created": "queued", "scheduled": "queued", "queued": "queued",
+    "failed_transient": "queued", "dispatched": "sent", "delivered": "delivered",
+    "received": "delivered", "failed": "failed", "unknown": "unknown",
+}
+
+
+def textus_delivery(message: dict[str, Any]) -> Delivery:
+    """A ``Message`` object as a `Delivery`."""
+    said = message.get("deliveryState")
+    delivery = state(TEXTUS_STATES, said)
+    friendly = text_or_none(message.get("friendlyStateDescription"))
+    return Delivery(
+        message_id=text_or_none(message.get("id")),
+        delivery=delivery,
+        provider_status=text_or_none(said),
+        at=moment(message.get("latestEventAt") or message.get("displayTimestamp")),
+        error_text=friendly if delivery in ("failed", "unknown") else None,
+        text=text_or_none(message.get("body")),
+    )
+
+
+def _fields(delivery: Delivery) -> dict[str, Any]:
+    return {name: getattr(delivery, name) for name in Delivery.__slots__}

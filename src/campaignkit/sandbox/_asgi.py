@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .._errors import CampaignError
 from ._emulator import Emulator
 
-__all__ = ["ASGIApp", "asgi_app", "loopback", "run_forever", "serve"]
+__all__ = ["CONTROL_PATH", "ASGIApp", "asgi_app", "loopback", "run_forever", "serve"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,6 +73,9 @@ def asgi_app(sandbox: Emulator) -> ASGIApp:
         body = await _read_body(receive)
         if body is None:
             return
+        if scope["path"] == CONTROL_PATH:
+            await _control(sandbox, scope, body, send)
+            return
         if sandbox.latency:
             await asyncio.sleep(sandbox.latency)
         url = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
@@ -96,6 +100,36 @@ def asgi_app(sandbox: Emulator) -> ASGIApp:
         await send({"type": "http.response.body", "body": reply.body})
 
     return app
+
+
+#: ``POST {"seconds": N}`` moves the served sandbox's virtual time (the story, webhooks)
+CONTROL_PATH = "/_sandbox/advance"
+
+
+async def _control(sandbox: Sandbox, scope: Scope, body: bytes, send: Send) -> None:
+    """The served sandbox's control endpoint: only from loopback, only POST."""
+    client = scope.get("client") or ("", 0)
+    try:
+        local = ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        local = False
+    status = 200
+    answer: dict[str, Any] = {}
+    try:
+        seconds = float(json.loads(body or b"{}").get("seconds", 0))
+    except (ValueError, TypeError, AttributeError):
+        seconds = -1.0
+    if not local:
+        status, answer = 403, {"error": "the control endpoint answers loopback clients only"}
+    elif scope["method"] != "POST" or not seconds >= 0:
+        status, answer = 400, {"error": 'POST {"seconds": <0 or more>}'}
+    else:
+        posted = await asyncio.to_thread(sandbox.advance, seconds)
+        answer = {"now": sandbox.now(), "webhooks": posted}
+    content = json.dumps(answer).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]})
+    await send({"type": "http.response.body", "body": content})
 
 
 def loopback(host: str) -> str:

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._common import Ids, Incoming, Outcome, Reply, iso, json_reply, stable_uuid
 from ._record import Accepted, Record
+from ._story import Fate, Teller
 
 if TYPE_CHECKING:
     from jsonschema import Draft4Validator
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["error", "list_messages", "send", "spec"]
+__all__ = ["error", "get_message", "interactions", "list_messages", "send", "spec", "view"]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -254,9 +255,13 @@ def _offset(token: str) -> int | None:
     return value[0] if ok and value[0] >= 0 else None
 
 
-def list_messages(incoming: Incoming, record: Record) -> Reply:
+def list_messages(
+    incoming: Incoming, record: Record, *, lag: float = 0.0, teller: Teller | None = None
+) -> Reply:
     """``GET .../messages``: newest first, filters ``reference``, ``status``, ``startAt``,
-    ``endAt``, pages of ``limit`` (1-100, default 10) with ``pageToken``."""
+    ``endAt`` (and ``direction``, ours), pages of ``limit`` (1-100, default 10) with
+    ``pageToken``; messages accepted less than ``lag`` seconds ago are not listed yet.
+    With a story the statuses are the ones at this moment and replies are listed too."""
     params = incoming.url.params
     limit_text = params.get("limit", "10")
     limit = int(limit_text) if limit_text.isdigit() else 0
@@ -272,23 +277,22 @@ def list_messages(incoming: Incoming, record: Record) -> Reply:
             if moment is None:
                 return error(400, "InvalidRequest", f"{name} must be an RFC 3339 timestamp.")
             bounds[name] = moment
-    where, args = "provider = 'bird' AND account = ? AND channel = ?", [
-        incoming.params["workspace"], incoming.params["channel"]]
+    where, args = "provider = 'bird' AND account = ? AND channel = ? AND received_at <= ?", [
+        incoming.params["workspace"], incoming.params["channel"], iso(incoming.now - lag)]
     if "reference" in params:  # filtered in SQL: a lookup must not read the whole record
         where += " AND reference = ?"
         args.append(params["reference"])
     rows = record.query(where, tuple(args))
-    seen: set[str] = set()
+    messages = _messages(rows, incoming, record, lag, teller,
+                         replies="reference" not in params)
     results = []
-    for row in reversed(rows):
-        message = row["response"]
-        if message["id"] in seen:
-            continue  # one message, several contacts: several rows
-        seen.add(message["id"])
+    for message in messages:
         created = datetime.fromisoformat(message["createdAt"])
         if "reference" in params and message.get("reference") != params["reference"]:
             continue
         if "status" in params and message["status"] != params["status"]:
+            continue
+        if "direction" in params and message["direction"] != params["direction"]:
             continue
         if "startAt" in bounds and created < bounds["startAt"]:
             continue
@@ -299,6 +303,131 @@ def list_messages(incoming: Incoming, record: Record) -> Reply:
     more = offset + limit < len(results)
     next_token = _token(offset + limit) if more else None
     return json_reply(200, {"results": page, "nextPageToken": next_token})
+
+
+def _messages(
+    rows: list[dict[str, Any]], incoming: Incoming, record: Record, lag: float,
+    teller: Teller | None, *, replies: bool,
+) -> list[dict[str, Any]]:
+    """The messages of ``rows`` as seen now, replies included, newest first."""
+    fates = _fates_of(rows, incoming, record, teller)
+    seen: set[str] = set()
+    dated: list[tuple[str, int, dict[str, Any]]] = []
+    for row in rows:
+        message = row["response"]
+        fate = fates.get(message["id"])
+        if message["id"] not in seen:  # one message, several contacts: several rows
+            seen.add(message["id"])
+            dated.append((message["createdAt"], row["seq"], view(message, row, fate, incoming.now)))
+        if replies and fate is not None and fate.reply is not None \
+                and fate.reply.at <= incoming.now - lag:
+            reply = _reply(message, row, fate)
+            dated.append((reply["createdAt"], row["seq"], reply))
+    return [m for _, _, m in sorted(dated, key=lambda d: (d[0], d[1]), reverse=True)]
+
+
+def _fates_of(
+    rows: list[dict[str, Any]], incoming: Incoming, record: Record, teller: Teller | None
+) -> dict[str, Fate]:
+    if teller is None or not rows:
+        return {}
+    numbers = sorted({row["to"] for row in rows})
+    marks = ", ".join("?" * len(numbers))
+    related = record.query(
+        f"provider = 'bird' AND account = ? AND \"to\" IN ({marks})",
+        (incoming.params["workspace"], *numbers),
+    )
+    return teller.fates(related)
+
+
+_STATUS = {"queued": "accepted", "sent": "sent", "delivered": "delivered",
+           "undelivered": "delivery_failed", "failed": "sending_failed"}
+
+
+def view(message: dict[str, Any], row: dict[str, Any], fate: Fate | None, now: float,
+         ) -> dict[str, Any]:
+    """``message`` as Bird would show it at ``now`` (as accepted when there is no story).
+
+    Statuses follow the spec's enum; ``parts`` (one per SMS segment once sent) and
+    ``failure`` ``{code, description, source}`` are filled the spec's way, with Twilio's
+    codes standing in for the carrier's (Bird publishes no failure codes).
+    """
+    if fate is None or message["status"] == "scheduled":
+        return message
+    state = fate.state(now)
+    changed = iso(fate.changed_at(now))
+    out = {**message, "status": _STATUS[state], "lastStatusAt": changed, "updatedAt": changed}
+    if state in ("sent", "delivered", "undelivered"):
+        from ..sms import analyse
+
+        segments = max(1, analyse(row["text"] or "").segments)
+        out["parts"] = [{"platformReference": f"{message['id']}-{n}"}
+                        for n in range(1, segments + 1)]
+    failure = fate.error(now)
+    if failure is not None:
+        code, text = failure
+        out["failure"] = {"code": code, "description": text,
+                          "source": {"code": str(code), "name": "sms"}}
+    return out
+
+
+def _reply(message: dict[str, Any], row: dict[str, Any], fate: Fate) -> dict[str, Any]:
+    """A recipient's answer as an incoming channel message."""
+    assert fate.reply is not None
+    at = iso(fate.reply.at)
+    contact = message["receiver"]["contacts"][0]
+    return {
+        "id": stable_uuid("reply", fate.reply.message_id),
+        "channelId": message["channelId"],
+        "sender": {"contact": {"id": contact["id"], "identifierKey": "phonenumber",
+                               "identifierValue": row["to"]}},
+        "receiver": {"connector": {"id": message["sender"]["connector"]["id"]}},
+        "status": "delivered",
+        "direction": "incoming",
+        "lastStatusAt": at,
+        "createdAt": at,
+        "updatedAt": at,
+        "body": {"type": "text", "text": {"text": fate.reply.text}},
+    }
+
+
+def get_message(incoming: Incoming, record: Record, *, lag: float = 0.0,
+                teller: Teller | None = None) -> Reply:
+    """``GET .../messages/{messageId}``: one message as it is now, or 404."""
+    rows = record.query(
+        "provider = 'bird' AND account = ? AND channel = ? AND message_id = ? "
+        "AND received_at <= ?",
+        (incoming.params["workspace"], incoming.params["channel"], incoming.params["message"],
+         iso(incoming.now - lag)),
+    )
+    if not rows:
+        return error(404, "NotFound", "The requested resource does not exist: message not found")
+    fates = _fates_of(rows[:1], incoming, record, teller)
+    message = rows[0]["response"]
+    return json_reply(200, view(message, rows[0], fates.get(message["id"]), incoming.now))
+
+
+def interactions(incoming: Incoming, record: Record, *, lag: float = 0.0,
+                 teller: Teller | None = None) -> Reply:
+    """``GET .../messages/{messageId}/interactions``: the message's status events so far.
+
+    The interaction object is not in the stored spec; ``{id, messageId, type, createdAt}``
+    with ``type`` a message status is ours.
+    """
+    found = get_message(incoming, record, lag=lag, teller=teller)
+    if found.status != 200:
+        return found
+    rows = record.query("provider = 'bird' AND message_id = ?", (incoming.params["message"],))
+    fate = _fates_of(rows[:1], incoming, record, teller).get(incoming.params["message"])
+    events = [(rows[0]["received_at"], "accepted")]
+    if fate is not None:
+        events += [(iso(at), _STATUS[state]) for at, state in fate.events() if at <= incoming.now]
+    results = [
+        {"id": stable_uuid("interaction", incoming.params["message"], kind),
+         "messageId": incoming.params["message"], "type": kind, "createdAt": at}
+        for at, kind in reversed(events)
+    ]
+    return json_reply(200, {"results": results, "nextPageToken": None})
 
 
 def check_path(workspace: str, channel: str) -> Reply | None:

@@ -11,6 +11,7 @@ from .._errors import CampaignError
 from ._asgi import run_forever
 from ._faults import Faults
 from ._handler import Sandbox
+from ._story import Story
 
 __all__ = ["build_parser", "main"]
 
@@ -29,6 +30,9 @@ def build_parser(prog: str = "python -m campaignkit.sandbox") -> argparse.Argume
     parser.add_argument("--seed", type=int, default=0, help="seed of faults and ids")
     parser.add_argument("--record", default=None, help="SQLite file recording accepted messages")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    parser.add_argument("--story", action="store_true",
+                        help="play the rest of the story: delivery states over virtual time, "
+                             "failures, replies and STOPs (POST /_sandbox/advance moves time)")
     faults = parser.add_argument_group("faults")
     faults.add_argument("--faults", type=float, default=None, metavar="RATE",
                         help="spread RATE evenly over the six random faults")
@@ -42,6 +46,8 @@ def build_parser(prog: str = "python -m campaignkit.sandbox") -> argparse.Argume
     for name in _PROBABILITIES:
         faults.add_argument("--" + name.replace("_", "-"), type=float, default=0.0, metavar="P")
     faults.add_argument("--stall-seconds", type=float, default=60.0, metavar="SECONDS")
+    faults.add_argument("--list-lag", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds before an accepted message shows in lists and lookups")
     return parser
 
 
@@ -53,12 +59,14 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
         "retry_after": args.retry_after,
         "retry_after_http_date": args.retry_after_http_date,
         "stall_seconds": args.stall_seconds,
+        "list_lag": args.list_lag,
     }
     if args.faults is not None:
         faults = Faults.mixed(args.faults, **options)
     else:
         faults = Faults(**options, **{name: getattr(args, name) for name in _PROBABILITIES})
-    return Sandbox(seed=args.seed, faults=faults, latency=args.latency, record=args.record)
+    return Sandbox(seed=args.seed, faults=faults, latency=args.latency, record=args.record,
+                   story=Story() if args.story else None)
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:

@@ -1,6 +1,7 @@
 """Faults: what the sandbox does wrong, on purpose, decided per request from a seeded RNG.
 
-Order in which a send request meets the faults (lookups meet only steps 1 and 4):
+Order in which a send request meets the faults (lookups meet only steps 1 and 4, and
+``list_lag``):
 
 1. ``latency``: the sandbox waits this long before handling the request.
 2. The route (404) and the credentials (401/403) are checked.
@@ -12,6 +13,10 @@ Order in which a send request meets the faults (lookups meet only steps 1 and 4)
    ``p_stall``. Every send that gets this far consumes exactly one draw, valid or not, so
    the fault of the *n*-th such request depends only on the seed and *n*.
 5. The body is validated (400/422) and the message accepted.
+
+``list_lag`` acts on reads, not sends: a message accepted less than ``list_lag`` seconds ago
+is not yet in any list or lookup (Sociocs ``GET /messages``, Bird's list and its lookup by
+``reference``), as a provider's read replica or search index lags its writes.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class Faults:
         stalls after it was accepted and recorded (the ambiguous cases).
     stall_seconds
         How long a stall holds the response when the client would wait longer than that.
+    list_lag
+        Seconds before an accepted message shows in list and lookup endpoints; a lookup
+        sooner than that does not find it (the trap of "not found, so not sent").
 
     Examples
     --------
@@ -73,6 +81,7 @@ class Faults:
     p_500_after: float = 0.0
     p_stall: float = 0.0
     stall_seconds: float = 60.0
+    list_lag: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit < 1:
@@ -83,6 +92,8 @@ class Faults:
             raise ValueError(f"retry_after must be 0 or more seconds, got {self.retry_after}")
         if self.stall_seconds < 0:
             raise ValueError(f"stall_seconds must be 0 or more, got {self.stall_seconds}")
+        if not self.list_lag >= 0:
+            raise ValueError(f"list_lag must be 0 or more seconds, got {self.list_lag}")
         total = 0.0
         for name, _ in _BANDS:
             p = getattr(self, name)

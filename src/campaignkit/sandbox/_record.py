@@ -82,6 +82,10 @@ class Record:
             # Bird's lookup by reference (reconciliation) reads one message, not the record.
             self._conn.execute(
                 "CREATE INDEX IF NOT EXISTS accepted_reference ON accepted (reference)")
+            # The follow-up reads: one message by id, every message to one number.
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS accepted_message_id ON accepted (message_id)")
+            self._conn.execute('CREATE INDEX IF NOT EXISTS accepted_to ON accepted ("to")')
 
     def requests_so_far(self) -> int:
         """How many requests were accepted before (continues numbering after a restart)."""

@@ -19,8 +19,10 @@ from urllib.parse import parse_qsl
 from ._auth import SandboxCredentials, accepts
 from ._common import Ids, Incoming, Outcome, Reply, e164, iso, json_reply
 from ._record import Accepted, Record
+from ._story import ERRORS, Fate, Teller
 
-__all__ = ["bulk", "error", "list_messages", "send"]
+__all__ = ["bulk", "bulk_jobs", "error", "is_blocked", "list_messages", "search_messages", "send",
+           "subscribe", "unreplied"]
 
 PROVIDERS = ("twlo", "twlowa", "gswa")
 MEDIA = ("image_url", "video_url", "file_url")
@@ -293,12 +295,26 @@ def _day(value: str | None, default: date, name: str) -> date | str:
         return name
 
 
-def list_messages(incoming: Incoming, record: Record) -> Reply:
+def list_messages(
+    incoming: Incoming, record: Record, *, lag: float = 0.0, teller: Teller | None = None
+) -> Reply:
     """``GET /messages?start_date=&end_date=&direction=`` (SOC api/messaging/get.md).
 
     The message object's fields are not documented; items follow the webhook payload
     (SOC api/webhooks/introduction.md) without ``channel_key`` (a secret) and ``from``.
+    With a story (``teller``), outbound items carry ``status`` and, once failed, ``error``
+    ``{code, message}`` as the status webhook's ``event_data`` does (the field names in a
+    message object are ours), and the recipients' replies are listed as incoming items.
     """
+    window = _window(incoming)
+    if isinstance(window, Reply):
+        return window
+    start, end, direction = window
+    return json_reply(200, {"status": "success", "data": _items(
+        incoming, record, start, end, direction, lag, teller)})
+
+
+def _window(incoming: Incoming) -> tuple[date, date, str] | Reply:
     today = datetime.fromtimestamp(incoming.now, tz=UTC).date()
     params = incoming.url.params
     start = _day(params.get("start_date"), today - timedelta(days=90), "start_date")
@@ -314,28 +330,215 @@ def list_messages(incoming: Incoming, record: Record) -> Reply:
     if errors:
         return error(400, *errors)
     assert isinstance(start, date) and isinstance(end, date)
-    rows = []
-    if direction != "incoming":  # the sandbox only ever sends
-        rows = record.query(
-            "provider = 'sociocs' AND account = ? AND substr(received_at, 1, 10) BETWEEN ? AND ?",
-            (incoming.account, start.isoformat(), end.isoformat()),
-        )
-    items = []
+    return start, end, direction
+
+
+def _outbound(row: dict[str, Any]) -> dict[str, Any]:
+    body = row["body"]
+    recipient = body["recipients"][0] if row["job_id"] else body
+    received = datetime.fromisoformat(row["received_at"])
+    return {
+        "message_id": row["message_id"],
+        "direction": "outbound",
+        "provider": body.get("provider"),
+        "to": row["to"],
+        "name": recipient.get("name"),
+        "text": row["text"],
+        "image_urls": [body["image_url"]] if body.get("image_url") else [],
+        "video_urls": [body["video_url"]] if body.get("video_url") else [],
+        "file_urls": [body["file_url"]] if body.get("file_url") else [],
+        "job_id": row["job_id"],
+        "timestamp": int(received.timestamp() * 1000),
+    }
+
+
+def _incoming(row: dict[str, Any], fate: Fate) -> dict[str, Any]:
+    """A recipient's reply, as the incoming webhook's fields (less channel_key and contact)."""
+    assert fate.reply is not None
+    return {
+        "message_id": fate.reply.message_id,
+        "direction": "incoming",
+        "provider": row["body"].get("provider"),
+        "from": row["to"].lstrip("+"),
+        "name": None,
+        "text": fate.reply.text,
+        "image_urls": [],
+        "video_urls": [],
+        "file_urls": [],
+        "timestamp": int(fate.reply.at * 1000),
+    }
+
+
+def _status_fields(fate: Fate, now: float) -> dict[str, Any]:
+    fields: dict[str, Any] = {"status": fate.state(now)}
+    failure = fate.error(now)
+    if failure is not None:
+        fields["error"] = {"code": failure[0], "message": failure[1]}
+    return fields
+
+
+def _items(
+    incoming: Incoming, record: Record, start: date, end: date, direction: str, lag: float,
+    teller: Teller | None,
+) -> list[dict[str, Any]]:
+    visible = iso(incoming.now - lag)
+    if teller is None:
+        rows = []
+        if direction != "incoming":  # without a story the sandbox only ever sends
+            rows = record.query(
+                "provider = 'sociocs' AND account = ? AND substr(received_at, 1, 10) "
+                "BETWEEN ? AND ? AND received_at <= ?",
+                (incoming.account, start.isoformat(), end.isoformat(), visible),
+            )
+        return [_outbound(row) for row in rows]
+    rows = record.query("provider = 'sociocs' AND account = ?", (incoming.account,))
+    fates = teller.fates(rows)
+    first, last = start.isoformat(), end.isoformat()
+    dated: list[tuple[float, dict[str, Any]]] = []
     for row in rows:
-        body = row["body"]
-        recipient = body["recipients"][0] if row["job_id"] else body
-        received = datetime.fromisoformat(row["received_at"])
-        items.append({
-            "message_id": row["message_id"],
-            "direction": "outbound",
-            "provider": body.get("provider"),
-            "to": row["to"],
-            "name": recipient.get("name"),
-            "text": row["text"],
-            "image_urls": [body["image_url"]] if body.get("image_url") else [],
-            "video_urls": [body["video_url"]] if body.get("video_url") else [],
-            "file_urls": [body["file_url"]] if body.get("file_url") else [],
-            "job_id": row["job_id"],
-            "timestamp": int(received.timestamp() * 1000),
-        })
+        fate = fates[row["message_id"]]
+        if direction != "incoming" and row["received_at"] <= visible \
+                and first <= row["received_at"][:10] <= last:
+            item = {**_outbound(row), **_status_fields(fate, incoming.now)}
+            dated.append((fate.accepted_at, item))
+        reply = fate.reply
+        if direction != "outbound" and reply is not None and reply.at <= incoming.now - lag \
+                and first <= iso(reply.at)[:10] <= last:
+            dated.append((reply.at, _incoming(row, fate)))
+    return [item for _, item in sorted(dated, key=lambda pair: pair[0])]
+
+
+def search_messages(
+    incoming: Incoming, record: Record, *, lag: float = 0.0, teller: Teller | None = None
+) -> Reply:
+    """``GET /messages/search?text=`` (SOC api/messaging/search.md): items containing ``text``
+    (case-insensitive; how Sociocs matches is not documented)."""
+    text = incoming.url.params.get("text")
+    if not text:
+        return error(400, "text is required.")
+    window = _window(incoming)
+    if isinstance(window, Reply):
+        return window
+    needle = text.casefold()
+    items = [item for item in _items(incoming, record, *window, lag, teller)
+             if needle in (item.get("text") or "").casefold()]
     return json_reply(200, {"status": "success", "data": items})
+
+
+def unreplied(
+    incoming: Incoming, record: Record, *, lag: float = 0.0, teller: Teller | None = None
+) -> Reply:
+    """``GET /messages/unreplied`` (SOC api/messaging/get-unreplied.md): incoming messages
+    with no outbound message to that number after them."""
+    window = _window(incoming)
+    if isinstance(window, Reply):
+        return window
+    start, end, _ = window
+    items = _items(incoming, record, start, end, "both", lag, teller)
+    last_out: dict[str, int] = {}
+    for item in items:
+        if item["direction"] == "outbound":
+            number = item["to"].lstrip("+")
+            last_out[number] = max(last_out.get(number, 0), item["timestamp"])
+    waiting = [item for item in items if item["direction"] == "incoming"
+               and last_out.get(item["from"], 0) <= item["timestamp"]]
+    return json_reply(200, {"status": "success", "data": waiting})
+
+
+def bulk_jobs(incoming: Incoming, record: Record, *, lag: float = 0.0) -> Reply:
+    """``GET /messages/bulk`` (SOC api/messaging/bulk-list.md): at most 100 jobs, newest first.
+
+    The job fields are not documented; these are ours: ``job_id``, ``status``
+    (``executed``), ``recipients``, ``created_at``.
+    """
+    rows = record.query(
+        "provider = 'sociocs' AND account = ? AND job_id IS NOT NULL AND received_at <= ?",
+        (incoming.account, iso(incoming.now - lag)),
+    )
+    jobs: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        job = jobs.setdefault(row["job_id"], {
+            "job_id": row["job_id"], "status": "executed", "recipients": 0,
+            "created_at": row["received_at"]})
+        job["recipients"] += 1
+    newest = sorted(jobs.values(), key=lambda j: j["created_at"], reverse=True)[:100]
+    return json_reply(200, {"status": "success", "data": newest})
+
+
+def is_blocked(incoming: Incoming, record: Record, teller: Teller | None) -> Reply:
+    """``GET /contacts/isblocked/{phone}`` (SOC api/contacts/is-blocked.md).
+
+    In the sandbox a number is blocked once its owner opted out (the story's STOP replies
+    and pre-existing opt-outs); whether Sociocs blocks on STOP by itself is not documented.
+    """
+    phone = incoming.params["phone"]
+    if not _TO.match(phone):
+        return error(400, *_check_to(phone, "phone_number"))
+    blocked = False
+    if teller is not None:
+        number = e164(phone)
+        rows = record.query(
+            "provider = 'sociocs' AND account = ? AND \"to\" = ?", (incoming.account, number))
+        blocked = teller.opted_out(number, rows, incoming.now)
+    return json_reply(200, {"status": "success", "data": {"is_blocked": blocked}})
+
+
+def subscribe(incoming: Incoming) -> tuple[Reply, dict[str, Any] | None]:
+    """``POST /webhook-subscriptions`` (SOC api/webhooks/add.md): the reply and the subscription."""
+    body = _body(incoming)
+    if isinstance(body, Reply):
+        return body, None
+    errors = [f"{name} is required." for name in ("platform", "subscriber_reference_id",
+                                                  "webhook_url")
+              if not isinstance(body.get(name), str) or not body[name].strip()]
+    url = body.get("webhook_url")
+    if isinstance(url, str) and url and not _URL.match(url):
+        errors.append("webhook_url must be an http(s) URL.")
+    events = body.get("events", ["messages"])
+    if not isinstance(events, list) or not set(events) <= {"messages", "status_updates"}:
+        errors.append("events must be an array of messages and status_updates.")
+    if errors:
+        return error(400, *errors), None
+    subscription = {
+        "account": incoming.account,
+        "subscriber_reference_id": body["subscriber_reference_id"],
+        "webhook_url": url,
+        "events": list(events),
+        "subevents": (body.get("subevents") or {}).get("status_updates"),
+        "secret": body.get("secret"),
+        "provider": body.get("provider"),
+    }
+    data = {"id": body["subscriber_reference_id"]}
+    return json_reply(200, {"status": "success", "data": data}), subscription
+
+
+def status_payload(fate: Fate, state: str) -> dict[str, Any]:
+    """The status webhook body (SOC api/webhooks/introduction.md, "Failed message")."""
+    event_data: dict[str, Any] = {"status": state}
+    if fate.error_code is not None and state == fate.final:
+        event_data["error"] = {"code": fate.error_code, "message": ERRORS[fate.error_code]}
+        event_data["provider_err_obj"] = {
+            "status": 400, "code": fate.error_code,
+            "moreInfo": f"https://www.twilio.com/docs/errors/{fate.error_code}", "error": True,
+        }
+    return {"message_id": fate.message_id, "event": "status_update", "event_data": event_data}
+
+
+def incoming_payload(row: dict[str, Any], fate: Fate) -> dict[str, Any]:
+    """The incoming-message webhook body (SOC api/webhooks/introduction.md, first example)."""
+    item = _incoming(row, fate)
+    return {
+        "message_id": item["message_id"],
+        "event": "message",
+        "provider": item["provider"],
+        "channel_key": row["channel"],  # masked: the record never holds the key itself
+        "direction": "incoming",
+        "from": item["from"],
+        "to": None,
+        "name": None,
+        "text": item["text"],
+        "video_urls": [],
+        "image_urls": [],
+        "file_urls": [],
+        "timestamp": item["timestamp"],
+    }

@@ -15,9 +15,10 @@ import string
 from typing import Any
 
 from ._common import Ids, Incoming, Outcome, Reply, iso
-from ._record import Accepted
+from ._record import Accepted, Record
+from ._story import Fate, Teller, is_stop
 
-__all__ = ["ATTACHMENT_TYPES", "send"]
+__all__ = ["ATTACHMENT_TYPES", "get_message", "opt_out", "opt_outs", "send", "view"]
 
 _TO = re.compile(r"^\+[1-9]\d{6,14}$")
 _URL = re.compile(r"^https?://\S+$")
@@ -204,3 +205,140 @@ def send(incoming: Incoming, ids: Ids) -> Outcome:
     content = json.dumps(messages[0], ensure_ascii=False, separators=(",", ":")).encode()
     reply = Reply(201, (("content-type", "application/vnd.textus+jsonld"),), content)
     return Outcome(reply, tuple(accepted))
+
+
+_STATES = {
+    # story state -> (deliveryState, friendlyStateDescription); the states are TextUs's
+    # (apidocs.next.textus.com/types/Message), the descriptions other than "Message
+    # Delivered" (seed 003) are ours
+    "queued": ("queued", "Message Queued"),
+    "sent": ("dispatched", "Message Dispatched"),
+    "delivered": ("delivered", "Message Delivered"),
+    "undelivered": ("failed", "Message Failed"),
+    "failed": ("failed", "Message Failed"),
+}
+
+
+def view(message: dict[str, Any], fate: Fate | None, now: float) -> dict[str, Any]:
+    """``message`` with its ``deliveryState`` at ``now`` (as accepted without a story)."""
+    if fate is None:
+        return message
+    state, friendly = _STATES[fate.state(now)]
+    return {**message, "deliveryState": state, "friendlyStateDescription": friendly,
+            "latestEventAt": iso(fate.changed_at(now))}
+
+
+def get_message(incoming: Incoming, record: Record, *, lag: float = 0.0,
+                teller: Teller | None = None) -> Reply:
+    """``GET /messages/:message`` (apidocs.next.textus.com/docs/messages/get): 200 Message."""
+    message_id = f"/messages/{incoming.params['message']}"
+    rows = record.query("provider = 'textus' AND message_id = ? AND received_at <= ?",
+                        (message_id, iso(incoming.now - lag)))
+    if not rows:
+        return Reply(404, (("x-sandbox-error", "no such message"),))
+    row = rows[0]
+    fate = None
+    if teller is not None:
+        related = record.query("provider = 'textus' AND account = ? AND \"to\" = ?",
+                               (row["account"], row["to"]))
+        fate = teller.fates(related).get(message_id)
+    return _jsonld(200, view(row["response"], fate, incoming.now))
+
+
+def _jsonld(status: int, payload: Any) -> Reply:
+    content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Reply(status, (("content-type", "application/vnd.textus+jsonld"),), content)
+
+
+def _formatted(number: str) -> str:
+    # the example shows "5553031234" for "+15553031234" (apidocs.next.textus.com/docs/opt_outs)
+    return number[2:] if number.startswith("+1") else number.lstrip("+")
+
+
+def _opt_out(number: str, account: str, at: float | None) -> dict[str, Any]:
+    return {
+        "@type": "OptOut",
+        "@context": "/contexts/OptOut.jsonld",
+        "id": f"/textus/opt_outs/{number}",
+        "createdAt": "2020-07-30T15:18:52.133Z" if at is None else iso(at),
+        "formattedPhoneNumber": _formatted(number),
+        "user": None,
+        "createdVia": "User" if at is None else "Contact",
+        "originatingAccount": {
+            "@type": "Account", "@context": "/contexts/Account.jsonld",
+            "id": f"/accounts/{account}", "name": account,
+        },
+    }
+
+
+def _opted_out_numbers(
+    incoming: Incoming, record: Record, teller: Teller, asked: list[str] | None
+) -> dict[str, float | None]:
+    """{number: when it opted out (None: before the sandbox knew it)} at ``incoming.now``."""
+    account = incoming.params["account"]
+    rows = record.query("provider = 'textus' AND account = ?", (account,))
+    fates = teller.fates(rows)
+    stopped: dict[str, float] = {}
+    for fate in fates.values():
+        reply = fate.reply
+        if reply is not None and is_stop(reply.text) and reply.at <= incoming.now:
+            stopped[fate.to] = min(reply.at, stopped.get(fate.to, reply.at))
+    candidates = asked if asked is not None else sorted({row["to"] for row in rows})
+    out: dict[str, float | None] = {}
+    for number in candidates:
+        if number in stopped:
+            out[number] = stopped[number]
+        elif teller.opted_out(number, [], incoming.now):
+            out[number] = None
+    return out
+
+
+def _number(phone: str) -> str:
+    """E.164 of a path or query number; ten digits are North American (the docs' examples)."""
+    digits = phone.lstrip("+")
+    if not digits.isdigit():
+        return phone
+    if len(digits) == 10 and not phone.startswith("+"):
+        return "+1" + digits
+    return "+" + digits
+
+
+def opt_outs(incoming: Incoming, record: Record, teller: Teller | None) -> Reply:
+    """``GET /:account/opt_outs{?q,exact[]}`` (apidocs.next.textus.com/docs/opt_outs/index)."""
+    account = incoming.params["account"]
+    params = incoming.url.params
+    exact = [_number(n) for n in params.get_list("exact[]") + params.get_list("exact")]
+    query = params.get("q")
+    numbers: dict[str, float | None] = {}
+    if teller is not None:
+        numbers = _opted_out_numbers(incoming, record, teller, exact or None)
+    if query:
+        if len(query) < 3:
+            return Reply(422, (("x-sandbox-error", "q needs at least 3 characters"),))
+        numbers = {n: at for n, at in numbers.items() if query in n}
+    members = [_opt_out(n, account, at) for n, at in numbers.items()]
+    path = incoming.url.raw_path.decode("ascii")
+    return _jsonld(200, {
+        "@type": "hydra:Collection",
+        "@context": "/contexts/hydra:Collection.jsonld",
+        "id": path,
+        "members": members,
+        "totalItems": len(members),
+        "view": {
+            "@type": "hydra:PartialCollectionView",
+            "@context": "/contexts/hydra:PartialCollectionView.jsonld",
+            "id": path, "first": f"/{account}/opt_outs", "next": None, "previous": None,
+        },
+    })
+
+
+def opt_out(incoming: Incoming, record: Record, teller: Teller | None) -> Reply:
+    """``GET /:account/opt_outs/:phone_number`` (…/docs/opt_outs/show): the OptOut, or 404."""
+    phone = incoming.params["phone"]
+    number = _number(phone)
+    found: dict[str, float | None] = {}
+    if teller is not None:
+        found = _opted_out_numbers(incoming, record, teller, [number])
+    if number not in found:
+        return Reply(404, (("x-sandbox-error", "no opt out for this number"),))
+    return _jsonld(200, _opt_out(number, incoming.params["account"], found[number]))
