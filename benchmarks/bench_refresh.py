@@ -62,8 +62,9 @@ def pace(rows: int, limit: float, work: Path) -> Result:
     box = Sandbox(seed=1, story=Story())
     with box, serve(box) as base_url, ck.SqliteOutcomeStore(work / "outcomes.db") as store:
         channel = ck.Bird(WS, CH, "bench-key", base_url=base_url)
-        results = ck.send(frame, channel, campaign="bench-refresh", live=True, rate=2000.0,
-                          concurrency=32, journal=work / "refresh.journal.db", progress=False)
+        results = ck.send(frame, channel, campaign="bench-refresh", live=True,
+                          pacing=ck.Pacing(2000.0, 32), ledger=work / "ledger.db",
+                          progress=False, guardrails=ck.Guardrails(quiet_hours=None))
         box.advance(3600)
         transport = Starts(connections=16)
         began = time.monotonic()

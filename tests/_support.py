@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from campaignkit import Pacing
+from campaignkit._pacer import Pacer
 
 #: a weekday noon in UTC: inside quiet hours in Europe and the US east coast
 NOON = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
@@ -52,6 +53,12 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.t += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+def fast_pacer(rate: float = 1000.0) -> Pacer:
+    """A pacer at 1,000/s on a fake clock (for refresh and replies, which take a Pacer)."""
+    clock = FakeClock()
+    return Pacer(rate, clock=clock, sleep=clock.sleep)
 
 
 def fast(rate: float = 1000.0, concurrency: int | None = None) -> Pacing:

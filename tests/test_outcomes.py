@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import stamina
 
-from _support import Counting, fast
+from _support import Counting, fast, fast_pacer
+from campaignkit import Guardrails, Retry
 from campaignkit.channels import Bird, Sociocs, TextUs
 from campaignkit.channels._base import Channel
 from campaignkit.outcomes import (
@@ -56,8 +57,9 @@ CHANNELS: dict[str, Channel] = {
 
 def sent(box: Sandbox, channel: Channel, frame: pd.DataFrame, tmp_path: Path,
          **options: Any) -> pd.DataFrame:
+    options.setdefault("guardrails", Guardrails(quiet_hours=None))
     return send(frame, channel, campaign="spring", live=True, transport=box.transport(),
-                journal=tmp_path / "journal.db", progress=False, rate=fast(), **options)
+                ledger=tmp_path / "ledger.db", progress=False, pacing=fast(), **options)
 
 
 def clock_of(box: Sandbox) -> Any:
@@ -67,7 +69,7 @@ def clock_of(box: Sandbox) -> Any:
 def do_refresh(results: pd.DataFrame, channel: Channel, box: Sandbox,
                store: SqliteOutcomeStore, transport: Any = None, **options: Any) -> pd.DataFrame:
     return refresh(results, channel, store=store, transport=transport or box.transport(),
-                   rate=fast(), now=clock_of(box), progress=False, **options)
+                   rate=fast_pacer(), now=clock_of(box), progress=False, **options)
 
 
 @pytest.mark.parametrize("provider", ["sociocs", "textus", "bird"])
@@ -139,7 +141,7 @@ def test_unknown_sociocs_rows_are_found_or_proven_absent_by_number_text_and_time
     others are absent only when a second reading, settle seconds later, misses them too."""
     box = Sandbox(seed=5, story=CERTAIN, faults=Faults(p_drop_before=0.2, p_drop_after=0.2))
     channel = CHANNELS["sociocs"]
-    results = sent(box, channel, rendered(20), tmp_path, max_attempts=1)
+    results = sent(box, channel, rendered(20), tmp_path, retry=Retry(attempts=1))
     unknown = results.index[results["status"] == "unknown"]
     accepted = set(box.accepted()["to"])
     was_accepted = {row: results.loc[row, "to"] in accepted for row in unknown}
@@ -188,9 +190,9 @@ def test_replies_are_matched_to_their_row_and_stop_suppresses_the_number(
     with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
         do_refresh(results, channel, box, store)
         frame = replies(channel, since=since, store=store, transport=box.transport(),
-                        rate=fast(), now=clock_of(box))
+                        rate=fast_pacer(), now=clock_of(box))
         again = replies(channel, since=since, store=store, transport=box.transport(),
-                        rate=fast(), now=clock_of(box))
+                        rate=fast_pacer(), now=clock_of(box))
         suppressed = store.suppressions()
     assert list(frame.columns) == ["number", "text", "received_at", "kind", "campaign", "key",
                                    "message_id", "new", "suppressed"]
@@ -208,7 +210,7 @@ def test_replies_are_matched_to_their_row_and_stop_suppresses_the_number(
 
 def test_replies_from_textus_point_to_its_webhooks() -> None:
     """TextUs documents no inbound list: one sentence says where replies come from instead."""
-    from campaignkit import ChannelError
+    from campaignkit import Guardrails, ChannelError
 
     with pytest.raises(ChannelError, match="TextUs documents no list of incoming messages"):
         replies(CHANNELS["textus"], since=datetime(2026, 1, 1, tzinfo=UTC),
@@ -224,13 +226,13 @@ def test_blocked_numbers_are_the_ones_the_provider_reports_opted_out(
                                       replies=0.5, stop=1.0, review=0.0))
     channel = CHANNELS[provider]
     results = sent(box, channel, rendered(12), tmp_path)
-    assert blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast()) == []
+    assert blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast_pacer()) == []
     box.advance(3600)
-    found = blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast())
+    found = blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast_pacer())
     with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
         if provider == "sociocs":
             replies(channel, since=datetime.fromtimestamp(box.now() - 7200, UTC), store=store,
-                    transport=box.transport(), rate=fast(), now=clock_of(box))
+                    transport=box.transport(), rate=fast_pacer(), now=clock_of(box))
             assert found == sorted(store.suppressions())
     truth = box.fates()
     assert found == sorted(truth.loc[truth["reply"].notna(), "to"])

@@ -26,8 +26,9 @@ def test_a_thousand_rows_sent_refreshed_and_reported_match_the_sandbox(tmp_path:
     with box, serve(box) as base_url, \
             ck.SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
         channel = ck.Sociocs("kid:secret", "twlo_16175550000", "twlo", base_url=base_url)
-        results = ck.send(frame, channel, campaign="e2e", live=True, rate=1000.0,
-                          concurrency=16, journal=tmp_path / "e2e.journal.db", progress=False)
+        results = ck.send(frame, channel, campaign="e2e", live=True,
+                          pacing=ck.Pacing(1000.0, 16), progress=False,
+                          guardrails=ck.Guardrails(quiet_hours=None))
         assert Counter(results["status"]) == {"sent": n}
         moved = httpx.post(base_url + "/_sandbox/advance", json={"seconds": 6 * 3600})
         assert moved.status_code == 200
