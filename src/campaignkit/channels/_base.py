@@ -120,7 +120,12 @@ class Channel(ABC):
     @property
     def redactor(self) -> Redactor:
         """A `Redactor` for every secret of this channel (see `redact`)."""
-        return Redactor(self.secrets())
+        # Keys are fixed at construction; base_url (its userinfo) is a plain attribute.
+        cached: tuple[str, Redactor] | None = self.__dict__.get("_redactor")
+        if cached is None or cached[0] != self.base_url:
+            cached = (self.base_url, Redactor(self.secrets()))
+            self.__dict__["_redactor"] = cached
+        return cached[1]
 
     def redact(self, text: str) -> str:
         """``text`` with every form of every secret of this channel replaced by ``[redacted]``.

@@ -206,16 +206,21 @@ class Redactor:
     'the token: [redacted]'
     """
 
-    __slots__ = ("_pattern",)
+    __slots__ = ("_patterns",)
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._pattern = _compile(tuple(sorted({s for s in secrets if s and s.strip()})))
+        self._patterns = _compile(tuple(sorted({s for s in secrets if s and s.strip()})))
 
     def redact(self, text: str) -> str:
         """``text`` with every form of every secret replaced by ``[redacted]``."""
-        if self._pattern is None:
+        if self._patterns is None:
             return text
-        return self._pattern.sub(REDACTED, text)
+        quick, pattern = self._patterns
+        # Most text holds no secret: the bare alternation skips ahead on its first
+        # characters, which the boundary look-behinds in front of ``pattern`` prevent.
+        if quick.search(text) is None:
+            return text
+        return pattern.sub(REDACTED, text)
 
     def redact_json(self, value: Any) -> Any:
         """``value`` (decoded JSON) with every string leaf and key redacted."""
@@ -228,15 +233,16 @@ class Redactor:
         return value
 
     def __repr__(self) -> str:
-        return "<Redactor>" if self._pattern is None else "<Redactor armed>"
+        return "<Redactor>" if self._patterns is None else "<Redactor armed>"
 
 
 @functools.lru_cache(maxsize=64)
-def _compile(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+def _compile(secrets: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     forms = sorted({f for s in secrets for f in secret_forms(s)}, key=lambda f: (-len(f), f))
     if not forms:
         return None
-    return re.compile(_LEFT + "(?:" + "|".join(map(re.escape, forms)) + ")" + _RIGHT)
+    alternation = "(?:" + "|".join(map(re.escape, forms)) + ")"
+    return re.compile(alternation), re.compile(_LEFT + alternation + _RIGHT)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
