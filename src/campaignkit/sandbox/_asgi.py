@@ -197,12 +197,18 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(sandbox: Sandbox) -> uvicorn.Server:
+def _server(sandbox: Sandbox, *, own_logging: bool) -> uvicorn.Server:
+    """uvicorn for ``sandbox``; ``own_logging`` lets it configure logging (foreground only).
+
+    In someone else's process (a script, a notebook) uvicorn must not install its handlers:
+    its records then reach only logging the application configured.
+    """
     config = uvicorn.Config(
         sandbox.asgi_app(),
         http=_ConnectionAwareH11,
         lifespan="on",
         log_level="warning",
+        log_config=uvicorn.config.LOGGING_CONFIG if own_logging else None,
         access_log=False,
         timeout_graceful_shutdown=1,
     )
@@ -226,7 +232,7 @@ def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[
     ...     httpx.post(base_url + "/message", ...)
     """
     sock = _bind(host, port)
-    server = _server(sandbox)
+    server = _server(sandbox, own_logging=False)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="campaignkit-sandbox", daemon=True
     )
@@ -257,6 +263,6 @@ def run_forever(
     else:
         announce(line)
     try:
-        _server(sandbox).run(sockets=[sock])
+        _server(sandbox, own_logging=True).run(sockets=[sock])
     finally:
         sock.close()
