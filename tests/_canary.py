@@ -5,11 +5,15 @@ is not the library's): a form the library forgets to redact is found here.
 
 Use from any test module::
 
-    from _canary import KEY_SHAPES, assert_no_secret, assert_no_secret_in_files, shape_secrets
+    from _canary import CASES, assert_no_secret, assert_no_secret_in_files, make_channel
 
-    @pytest.mark.parametrize("shape", KEY_SHAPES, ids=lambda s: s.name)
-    def test_my_output_never_shows_a_key(shape, tmp_path): ...
-        assert_no_secret(my_output, *shape.secrets("sociocs"), where="my output")
+    @pytest.mark.parametrize(("provider", "shape"), CASES)
+    def test_my_output_never_shows_a_key(provider, shape, tmp_path):
+        if not shape.valid:
+            ...  # make_channel raises ChannelError: sweep exception_texts(error)
+        channel = make_channel(provider, shape)
+        ...  # produce the output
+        assert_no_secret(my_output, *shape.secrets(provider), where="my output")
 
 To sweep a new output (the ledger, a notebook saved with widget state), write it to
 ``tmp_path`` and call `assert_no_secret_in_files` on the folder: SQLite databases are dumped
@@ -29,19 +33,30 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
+import pytest
+
+from campaignkit import Bird, Sociocs, TextUs
+from campaignkit.channels import Channel
+
 __all__ = [
+    "CASES",
     "KEY_SHAPES",
+    "PROVIDERS",
     "KeyShape",
     "assert_no_secret",
     "assert_no_secret_in_files",
     "exception_texts",
     "log_texts",
+    "make_channel",
     "secret_forms",
 ]
 
 PROVIDERS = ("sociocs", "textus", "bird")
+WORKSPACE = "a1405560-c8d3-4b1a-877d-3f449ad95352"
+CHANNEL = "ce6a2fd6-b2fa-4f5a-a2cd-f3bd15883318"
 
 
 @dataclass(frozen=True)
@@ -65,10 +80,8 @@ class KeyShape:
         }[provider]
 
 
-def _shape(name: str, api: str, channel: str, token: str, bird: str, *, valid: bool,
-           wrap: str = "{}") -> KeyShape:
-    return KeyShape(name, wrap.format(api), "twlo_" + wrap.format(channel), wrap.format(token),
-                    wrap.format(bird), valid)
+def _shape(name: str, api: str, channel: str, token: str, bird: str, *, valid: bool) -> KeyShape:
+    return KeyShape(name, api, "twlo_" + channel, token, bird, valid)
 
 
 _API = "CanaryKeyId7Q:CanarySecret5Fb2Ux9"
@@ -81,6 +94,12 @@ KEY_SHAPES: tuple[KeyShape, ...] = (
     _shape("inner-spaces", "Canary Key Id:Canary Secret Part", "1617 5550143",
            "Canary Textus Token 9", "Canary Bird Key 4", valid=True),
     _shape("very-short", "Q:z", "7", "Zq", "Q9", valid=True),
+    # characters that URL-encoding, HTML, JSON and repr each write differently
+    _shape("punctuation", "Canary/Id+7=:Secret&<Part>\"'%9", "1617&<5550150>\"'%",
+           "Tok/+=&<Canary>\"'%9", "Bird/+=&<Canary>\"'%4", valid=True),
+    # the channel key travels in the JSON body, where any printable text goes
+    _shape("unicode-body", "CanaryKeyId8R:CanarySecret6Gc3Vy0", "1617ключé",
+           "CanaryTextusTok3n0Yx", "CanaryBirdAcc3ssK3y5", valid=True),
     # refused at construction
     KeyShape("trailing-crlf", _API + "\r\n", "twlo_16175550144\r\n", _TOKEN + "\r\n",
              _BIRD + "\r\n", False),
@@ -96,6 +115,20 @@ KEY_SHAPES: tuple[KeyShape, ...] = (
     KeyShape("unicode", "CanäryKeyId:Sécret-ключ-9", "twlo_16175550149", "Tokén-canary-ключ",
              "clé-canary-ß-4", False),
 )
+
+
+#: one case per provider and key shape, for ``pytest.mark.parametrize(("provider", "shape"), ...)``
+CASES = [pytest.param(provider, shape, id=f"{provider}-{shape.name}")
+         for provider in PROVIDERS for shape in KEY_SHAPES]
+
+
+def make_channel(provider: str, shape: KeyShape, **options: Any) -> Channel:
+    """``provider``'s channel with ``shape``'s keys (Sociocs on twlo, TextUs on SMS)."""
+    if provider == "sociocs":
+        return Sociocs(shape.sociocs_api_key, shape.sociocs_channel_key, "twlo", **options)
+    if provider == "textus":
+        return TextUs("acme", shape.textus_token, "sms", **options)
+    return Bird(WORKSPACE, CHANNEL, shape.bird_access_key, **options)
 
 
 # -- the forms, independently of campaignkit --------------------------------------------

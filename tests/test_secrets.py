@@ -7,6 +7,7 @@ The canary sweep runs every output that exists for every provider and every key 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -20,12 +21,17 @@ import pytest
 import stamina
 
 from _canary import (
+    CASES,
+    CHANNEL,
     KEY_SHAPES,
+    PROVIDERS,
+    WORKSPACE,
     KeyShape,
     assert_no_secret,
     assert_no_secret_in_files,
     exception_texts,
     log_texts,
+    make_channel,
     secret_forms,
 )
 from _support import fast
@@ -49,17 +55,8 @@ from campaignkit.preview import preview_html
 from campaignkit.results import results_summary
 from campaignkit.sandbox import Sandbox, serve
 
-WS = "a1405560-c8d3-4b1a-877d-3f449ad95352"
-CH = "ce6a2fd6-b2fa-4f5a-a2cd-f3bd15883318"
+WS, CH = WORKSPACE, CHANNEL
 CAMPAIGNKIT = str(Path(sys.executable).parent / "campaignkit")
-
-MAKERS: dict[str, Callable[[KeyShape], Channel]] = {
-    "sociocs": lambda s: Sociocs(s.sociocs_api_key, s.sociocs_channel_key, "twlo"),
-    "textus": lambda s: TextUs("acme", s.textus_token, "sms"),
-    "bird": lambda s: Bird(WS, CH, s.bird_access_key),
-}
-CASES = [pytest.param(provider, shape, id=f"{provider}-{shape.name}")
-         for provider in MAKERS for shape in KEY_SHAPES]
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +166,7 @@ def test_a_sociocs_channel_key_of_its_provider_is_accepted(provider: str) -> Non
 
 # -- redaction ------------------------------------------------------------------------------
 
-SAMPLES = sorted({s for shape in KEY_SHAPES for p in MAKERS for s in shape.secrets(p)})
+SAMPLES = sorted({s for shape in KEY_SHAPES for p in PROVIDERS for s in shape.secrets(p)})
 
 
 @pytest.mark.parametrize("secret", SAMPLES, ids=repr)
@@ -262,7 +259,9 @@ def _request_holds(channel: Channel, shape: KeyShape, provider: str) -> None:
     """The canary is really in what would be sent (so the sweep below can fail)."""
     row = _rendered().iloc[0].to_dict()
     request = channel.build_request(row, key="k")
-    sent = b"".join(value for _, value in request.headers.raw).decode() + request.content.decode()
+    headers = [value.decode() for _, value in request.headers.raw]
+    body = json.loads(request.content)
+    sent = " ".join([*headers, *(str(v) for v in body.values() if isinstance(v, str))])
     assert all(secret in sent for secret in shape.secrets(provider))
 
 
@@ -302,12 +301,12 @@ def test_canary_never_shows_in_any_output(
     texts: list[str] = []
     with caplog.at_level(logging.DEBUG):
         if shape.valid:
-            channel = MAKERS[provider](shape)
+            channel = make_channel(provider, shape)
             _request_holds(channel, shape, provider)
             texts += _sweep_valid(channel, tmp_path)
         else:
             with pytest.raises(ChannelError) as raised:
-                MAKERS[provider](shape)
+                make_channel(provider, shape)
             texts += exception_texts(raised.value)
     texts += log_texts(caplog.records)
     assert_no_secret(texts, *secrets)
@@ -345,7 +344,7 @@ def _campaign(folder: Path, provider: str, shape: KeyShape) -> tuple[Path, dict[
 
 # An environment variable cannot hold a NUL byte, so that shape never reaches the CLI.
 CLI_CASES = [pytest.param(provider, shape, id=f"{provider}-{shape.name}")
-             for provider in MAKERS for shape in KEY_SHAPES
+             for provider in PROVIDERS for shape in KEY_SHAPES
              if "\x00" not in "".join(shape.secrets(provider))]
 
 
@@ -365,25 +364,26 @@ def test_canary_never_shows_on_the_command_line(
     texts += [captured.out, captured.err, *log_texts(caplog.records)]
     if not shape.valid:
         assert codes == [2, 2] and captured.err.count("error: ") == 2
-    elif shape.name == "inner-spaces":  # the channel takes it, the provider (sandbox) does not
-        assert codes[0] == 0 and codes[1] != 0
-    else:
+    elif shape.name in ("plain", "very-short"):
         assert codes == [0, 0]
+    else:  # the channel takes it; the provider (the sandbox) may refuse it: 1 or 2, not a crash
+        assert codes[0] == 0 and codes[1] in (0, 1, 2)
     assert_no_secret(texts, *shape.secrets(provider))
     assert_no_secret_in_files(tmp_path, *shape.secrets(provider))
 
 
-@pytest.mark.parametrize("provider", list(MAKERS))
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_canary_never_shows_in_a_real_cli_run(provider: str, tmp_path: Path) -> None:
-    """A key ending in CR/LF, run through the installed command: stdout and stderr are clean."""
+    """A key ending in CR/LF, through the installed command: one sentence, no traceback."""
     shape = next(s for s in KEY_SHAPES if s.name == "trailing-crlf")
     path, env = _campaign(tmp_path, provider, shape)
-    outputs = []
-    for command in ("preview", "send"):
-        done = subprocess.run([CAMPAIGNKIT, command, str(path)], cwd=tmp_path, text=True,
-                              capture_output=True, timeout=120, check=False,
-                              env={**os.environ, "PYTHONUTF8": "1", **env})
-        assert done.returncode == 2, done.stderr
-        assert "Traceback" not in done.stderr
-        outputs += [done.stdout, done.stderr]
-    assert_no_secret(outputs, *shape.secrets(provider))
+    done = subprocess.run([CAMPAIGNKIT, "send", str(path)], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=120, check=False,
+                          env={**os.environ, "PYTHONUTF8": "1", **env})
+    field = {"sociocs": "Sociocs api_key", "textus": "TextUs token",
+             "bird": "Bird access_key"}[provider]
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", (
+        f"error: {field} has whitespace or a line break before or after it (often copied along "
+        "with the key): remove it and give the key exactly as shown\n"
+    ))
+    assert_no_secret([done.stdout, done.stderr], *shape.secrets(provider))
