@@ -19,6 +19,8 @@ import httpx
 import pandas as pd
 import pytest
 import stamina
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _canary import (
     CASES,
@@ -114,6 +116,30 @@ def test_an_empty_key_says_where_to_get_one(field: str, value: str) -> None:
     with pytest.raises(ChannelError) as raised:
         make(value)
     assert str(raised.value) == f"{field} is empty: {fix}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text(max_size=30))
+def test_any_key_is_accepted_or_refused_in_one_known_sentence(key: str) -> None:
+    """Fuzzed keys: each constructor accepts the key or says one of its fixed sentences."""
+    for field, (make, _, right, fix) in FIELDS.items():
+        value = right[:5] + key if field == "Sociocs channel_key" else key
+        known = {t.format(name=field) for t in (AROUND, INSIDE, HEADER)} | {
+            f"{field} is empty: {fix}"}
+        try:
+            make(value)
+        except ChannelError as error:
+            assert str(error) in known
+            assert error.__cause__ is None and error.__context__ is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(secret=st.text(min_size=8, max_size=24).filter(lambda s: len(s.strip()) >= 8),
+       before=st.text(max_size=10), after=st.text(max_size=10))
+def test_any_secret_in_any_form_is_redacted(secret: str, before: str, after: str) -> None:
+    """Fuzzed secrets: no form of the secret survives redaction, whatever stands around it."""
+    for form in secret_forms(secret).values():
+        assert_no_secret(redact(f"{before} {form} {after}", [secret]), secret)
 
 
 @pytest.mark.parametrize(("value", "kind"), [(None, "NoneType"), (42, "int"), (b"k:s", "bytes")])

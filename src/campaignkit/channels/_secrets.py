@@ -115,9 +115,13 @@ after it (often copied along with the key): remove it and give the key exactly a
 # -- forms and redaction -------------------------------------------------------------------
 
 
-def _escaped_controls(text: str) -> str:
-    # How OOXML (openpyxl) writes a control character: _x000D_.
-    return "".join(f"_x{ord(c):04X}_" if unicodedata.category(c) == "Cc" else c for c in text)
+def _escaped_controls(text: str, *, c0_only: bool) -> str:
+    # How OOXML writes a control character: _x000D_ (C0 only, or every Cc such as DEL).
+    return "".join(
+        f"_x{ord(c):04X}_" if (ord(c) < 0x20 if c0_only else unicodedata.category(c) == "Cc")
+        else c
+        for c in text
+    )
 
 
 def _one_forms(text: str) -> set[str]:
@@ -131,7 +135,8 @@ def _one_forms(text: str) -> set[str]:
         json.dumps(text, ensure_ascii=False)[1:-1],
         html.escape(text),
         html.escape(text, quote=False),
-        _escaped_controls(html.escape(text, quote=False)),
+        *(_escaped_controls(base, c0_only=c0) for base in (text, html.escape(text, quote=False))
+          for c0 in (True, False)),
         base64.b64encode(encoded).decode().rstrip("="),
         base64.urlsafe_b64encode(encoded).decode().rstrip("="),
     }

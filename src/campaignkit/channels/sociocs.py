@@ -629,9 +629,10 @@ class Sociocs(Channel):
 def _check_channel_key(key: str, provider: SociocsProvider) -> None:
     """Refuse a channel key of another provider: keys are ``<provider>_<number>``.
 
-    The shape is that of the documents' examples (``twlo_16317471111``, SOC
-    integrations/keap.md and api/webhooks/introduction.md) and of the Sociocs API page,
-    which lists each channel's provider and key side by side.
+    The shape of Sociocs's own examples (``twlo_16317471111``,
+    https://docs.sociocs.com/integrations/keap/ and
+    https://docs.sociocs.com/api/webhooks/introduction/); the API page of the Sociocs app
+    lists each channel's provider beside its key.
     """
     if key.startswith(provider + "_"):
         return
