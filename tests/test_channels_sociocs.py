@@ -14,7 +14,8 @@ from campaignkit import ChannelError, ColumnError, Media, Problem, Template
 from campaignkit.channels import ContactSaving, Receipt, Sociocs
 
 API_KEY = "your_api_key"
-CHANNEL_KEY = "your_channel_key"
+# "[your channel key]" of the seeds, in the documented "<provider>_<number>" shape
+CHANNEL_KEYS = {p: f"{p}_your_channel_key" for p in ("twlo", "twlowa", "gswa")}
 SID = "HX" + "0123456789abcdef" * 2
 GUPSHUP_ID = "c6aecef6-bcb0-4fb1-8100-28c094e3bc6b"
 
@@ -26,7 +27,7 @@ def _row(**cells: Any) -> dict[str, Any]:
 
 
 def _channel(provider: str = "twlo", **options: Any) -> Sociocs:
-    return Sociocs(API_KEY, CHANNEL_KEY, provider, **options)  # type: ignore[arg-type]
+    return Sociocs(API_KEY, CHANNEL_KEYS[provider], provider, **options)  # type: ignore[arg-type]
 
 
 def _headers(request: httpx.Request) -> dict[str, str]:
@@ -47,7 +48,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message"),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -59,7 +60,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message", media=(Media(url="https://example.com/a.png"),)),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -72,7 +73,7 @@ GOLDEN = [
         _row(**DOC_ROW, media=(Media(url="https://example.com/v.mp4", kind="video"),)),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "video_url": "https://example.com/v.mp4",
@@ -88,7 +89,7 @@ GOLDEN = [
         ),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "Your invoice",
@@ -106,7 +107,7 @@ GOLDEN = [
         ),
         {
             "provider": "twlowa",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlowa"],
             "to": "phone_number",
             "name": "recipient_name",
             "template": {
@@ -132,7 +133,7 @@ GOLDEN = [
         ),
         {
             "provider": "gswa",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["gswa"],
             "to": "phone_number",
             "name": "recipient_name",
             "template": {
@@ -152,7 +153,7 @@ GOLDEN = [
         _row(**DOC_ROW, template=Template(id=GUPSHUP_ID, variables={"Body": {"1": "Ada"}})),
         {
             "provider": "gswa",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["gswa"],
             "to": "phone_number",
             "name": "recipient_name",
             "template": {"id": GUPSHUP_ID, "variables": {"Body": {"1": "Ada"}}},
@@ -164,7 +165,7 @@ GOLDEN = [
         _row(**DOC_ROW, template=Template(id=SID)),
         {
             "provider": "twlowa",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlowa"],
             "to": "phone_number",
             "name": "recipient_name",
             "template": {"id": SID},
@@ -176,7 +177,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message", **{"Email address": "john@example.com", "ID": "987123"}),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -193,7 +194,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message", **{"E-mail": ""}),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -206,7 +207,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message"),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -219,7 +220,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message"),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -232,7 +233,7 @@ GOLDEN = [
         _row(**DOC_ROW, text="message"),
         {
             "provider": "twlo",
-            "channel_key": CHANNEL_KEY,
+            "channel_key": CHANNEL_KEYS["twlo"],
             "to": "phone_number",
             "name": "recipient_name",
             "text": "message",
@@ -268,7 +269,7 @@ def test_golden_bulk_request() -> None:
     assert dict(request.headers) == _headers(request)
     assert json.loads(request.content) == {
         "provider": "twlo",
-        "channel_key": CHANNEL_KEY,
+        "channel_key": CHANNEL_KEYS["twlo"],
         "recipients": [
             {"to": "phone_number_1", "name": "recipient_name_1"},
             {"to": "phone_number_2", "name": "recipient_name_2"},
@@ -285,7 +286,7 @@ def test_bulk_with_media_duplicates_and_user() -> None:
     rows = [_row(to="+16175551212", media=image), _row(to="+16175551213", media=image)]
     assert json.loads(channel.build_bulk_request(rows, key="job").content) == {
         "provider": "twlo",
-        "channel_key": CHANNEL_KEY,
+        "channel_key": CHANNEL_KEYS["twlo"],
         "recipients": [{"to": "+16175551212"}, {"to": "+16175551213"}],
         "image_url": "https://example.com/a.png",
         "duplicates_allowed": True,
@@ -411,7 +412,7 @@ def test_no_name_is_sent_without_one(options: dict[str, Any], cells: dict[str, A
     body = json.loads(_channel(**options).build_request(_row(text="Hi", **cells), key="k").content)
     assert body == {
         "provider": "twlo",
-        "channel_key": CHANNEL_KEY,
+        "channel_key": CHANNEL_KEYS["twlo"],
         "to": "+16175551212",
         "text": "Hi",
     }
@@ -779,7 +780,7 @@ def test_exactly_1600_characters_is_fine() -> None:
     ("args", "options", "message"),
     [
         pytest.param(
-            (API_KEY, CHANNEL_KEY, "sms"),
+            (API_KEY, CHANNEL_KEYS["twlo"], "sms"),
             {},
             'Sociocs provider \'sms\' is not one of "twlo" (Twilio SMS), "twlowa" '
             '(Twilio WhatsApp) or "gswa" (Gupshup WhatsApp): pick the one your channel '
@@ -787,7 +788,7 @@ def test_exactly_1600_characters_is_fine() -> None:
             id="provider",
         ),
         pytest.param(
-            ("", CHANNEL_KEY, "twlo"),
+            ("", CHANNEL_KEYS["twlo"], "twlo"),
             {},
             "Sociocs api_key is empty: give the API key from Profile & settings -> API",
             id="api key",
@@ -799,13 +800,13 @@ def test_exactly_1600_characters_is_fine() -> None:
             id="channel key",
         ),
         pytest.param(
-            (API_KEY, CHANNEL_KEY, "twlo"),
+            (API_KEY, CHANNEL_KEYS["twlo"], "twlo"),
             {"user_id": ""},
             "Sociocs user_id is empty: give a user id from /team-members or None",
             id="user id",
         ),
         pytest.param(
-            (API_KEY, CHANNEL_KEY, "twlo"),
+            (API_KEY, CHANNEL_KEYS["twlo"], "twlo"),
             {"contact_saving": ContactSaving(extra_fields=["E mail", "e-mail"])},
             "ContactSaving extra_fields give the field key(s) ['e_mail'] to more than "
             "one column (or an empty key): name the keys with a mapping {column: key}",
@@ -906,14 +907,14 @@ def test_parse_response(response: httpx.Response, receipt: Receipt) -> None:
 
 def test_label_fingerprint_secrets_repr() -> None:
     """The channel names itself without secrets and lists both secrets for redaction."""
-    channel = Sociocs("k:SECRET1", "twlo_SECRET2", "gswa", base_url="http://127.0.0.1:8000/")
+    channel = Sociocs("k:SECRET1", "gswa_SECRET2", "gswa", base_url="http://127.0.0.1:8000/")
     assert channel.label == "sociocs:gswa"
-    assert channel.secrets() == ("k:SECRET1", "twlo_SECRET2")
+    assert channel.secrets() == ("k:SECRET1", "gswa_SECRET2")
     assert channel.fingerprint() == {
         "provider": "sociocs",
         "sociocs_provider": "gswa",
         "base_url": "http://127.0.0.1:8000",
-        "channel_key_sha256": "c7120b5bf3b0339c",
+        "channel_key_sha256": "57e16b635bbb0b09",
     }
     assert repr(channel) == "<Sociocs sociocs:gswa base_url='http://127.0.0.1:8000'>"
     assert channel.supports_bulk is True

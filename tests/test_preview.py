@@ -111,7 +111,7 @@ def test_preview_adds_the_providers_problems_after_the_rows_own() -> None:
         ],
         start=10,
     )
-    out = preview(rendered, Sociocs("k", "c", "twlo"))
+    out = preview(rendered, Sociocs("k", "twlo_c", "twlo"))
     assert out["problems"].tolist() == [
         (
             DUPLICATE,
@@ -232,7 +232,9 @@ def test_preview_wrapper_displays_itself() -> None:
 
 def _canary_channels() -> list[Any]:
     return [
-        pytest.param(Sociocs(CANARY, CANARY, "twlo", contact_saving=ContactSaving()), id="sociocs"),
+        pytest.param(
+            Sociocs(CANARY, "twlo_" + CANARY, "twlo", contact_saving=ContactSaving()), id="sociocs"
+        ),
         pytest.param(TextUs("acme", CANARY, "sms"), id="textus"),
         pytest.param(Bird(WS, CH, CANARY), id="bird"),
     ]
@@ -285,7 +287,7 @@ def test_canary_never_shows(channel: Channel, caplog: pytest.LogCaptureFixture) 
         errors: list[CampaignError] = []
         if isinstance(channel, Sociocs):
             with pytest.raises(ColumnError) as column_error:
-                Sociocs(CANARY, CANARY, "twlo", name_column="nope").problems(
+                Sociocs(CANARY, "twlo_" + CANARY, "twlo", name_column="nope").problems(
                     rendered.loc[2].to_dict(), row_number=2
                 )
             errors.append(column_error.value)
@@ -331,12 +333,12 @@ def test_canary_never_in_configuration_errors(make: Any, message: str) -> None:
 
 def test_describe_redacts_secrets_inside_the_body() -> None:
     """describe redacts a secret wherever it sits in the JSON body, keys and nested values too."""
-    channel = Sociocs("key:x", "chan-SECRET", "twlowa")
+    channel = Sociocs("key:x", "twlowa_SECRET", "twlowa")
     row = {
         "to": "+16175551212",
         "text": None,
         "media": (),
-        "template": Template(id="HX" + "a" * 32, variables={"1": "chan-SECRET"}),
+        "template": Template(id="HX" + "a" * 32, variables={"1": "twlowa_SECRET"}),
     }
     assert channel.describe(channel.build_request(row, key="k"))["body"] == {
         "provider": "twlowa",

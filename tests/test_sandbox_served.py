@@ -221,3 +221,48 @@ def test_the_module_refuses_a_public_host() -> None:
         "error: The sandbox listens only on loopback, not on '0.0.0.0': it accepts any "
         "credential and answers with fake data. Use host='127.0.0.1' (or '::1')."
     )
+
+
+# -- DNS rebinding: only loopback names in Host --------------------------------------------
+
+REFUSED_HOST = (
+    "campaignkit sandbox: Host {host!r} is not a loopback name; it answers only requests to "
+    "localhost, 127.0.0.1 or [::1] (with its port), so a web page cannot reach it through DNS "
+    "rebinding. Point the client at {base_url}"
+)
+
+
+@pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "[::1]", "LOCALHOST"])
+def test_a_loopback_host_with_the_port_is_answered(
+    served: tuple[Sandbox, httpx.Client], name: str
+) -> None:
+    """Host localhost, 127.0.0.1 or [::1] with the served port gets the provider's answer."""
+    box, http = served
+    port = httpx.URL(str(http.base_url)).port
+    path, body, headers, status = SENDS["textus"]
+    response = http.post(path, json=body, headers={**headers, "Host": f"{name}:{port}"})
+    assert (response.status_code, len(box.accepted())) == (status, 1)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["attacker.example", "attacker.example:{port}", "127.0.0.1.nip.io:{port}",
+     "localhost.attacker.example:{port}", "127.0.0.1:{other}", "10.0.0.1:{port}", ""],
+)
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_another_host_is_refused_before_anything_is_read_or_recorded(
+    served: tuple[Sandbox, httpx.Client], host: str, method: str
+) -> None:
+    """A rebound name (or another port, or no Host) gets 403 and sees no recorded message."""
+    box, http = served
+    port = httpx.URL(str(http.base_url)).port
+    assert port is not None
+    path, body, headers, _ = SENDS["bird"]
+    http.post(path, json=body, headers=headers)  # one message the page must not read
+    shown = host.format(port=port, other=port + 1)
+    response = http.request(method, path, json=body if method == "POST" else None,
+                            headers={**headers, "Host": shown})
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text == REFUSED_HOST.format(host=shown, base_url=str(http.base_url))
+    assert len(box.accepted()) == 1

@@ -1,23 +1,32 @@
 """Results: the summary of a send, and CSV/XLSX files that Excel cannot execute.
 
-`save_results` writes atomically (a temporary file in the same directory, then
-``os.replace``): the file at ``path`` is always either the old one or the complete new one.
-Every text cell that Excel would read as a formula is neutralised by the OWASP CSV-injection
-rule (a leading ``'`` before ``=``, ``+``, ``-``, ``@``, tab, CR or LF; OWASP "CSV
-Injection"), in CSV and XLSX alike, and the XLSX holds no formula at all (every text cell is
-written with the string type, reliability.md §1.4). A bare E.164 number (``+447700900123``)
-is left as it is: digits after a ``+`` cannot run anything, and a prefix would corrupt the
-phone column.
+`save_results` writes atomically (a temporary file in the destination folder, then
+``os.replace``): the file at ``path`` is always either the old one or the complete new one,
+and no copy of the data is ever left in the system's temporary folder (openpyxl's own
+temporary sheet file is put in the destination folder too). The file gets the mode any new
+file gets (0666 less the umask).
+
+CSV has no cell types, so every text cell that a spreadsheet would read as a formula gets a
+leading ``'`` (OWASP "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection):
+a cell starting with ``=``, ``+``, ``-``, ``@``, tab, CR or LF, also behind leading blanks
+or invisible characters (space, U+3000, U+200B, U+FEFF) and in fullwidth (``＝＋－＠``), all
+checked after control characters are removed. A bare E.164 number (``+447700900123``) is
+left as it is: digits after a ``+`` cannot run anything, and a prefix would corrupt the phone
+column. XLSX cells are typed: text is written as a string cell, never a formula, so it needs
+no apostrophe and reads back exactly as written. Excel holds at most 32,767 characters in a
+cell: longer text is cut in XLSX with a `TruncatedCellWarning` (CSV keeps it whole).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import math
 import os
 import re
-import tempfile
+import secrets
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,15 +39,16 @@ from pydantic import BaseModel
 
 from .ledger import Record, resolve_hint
 from .message import Media, Template
-from .problems import Problem
 
 if TYPE_CHECKING:
     from .decisions import Decisions
 
 __all__ = [
+    "EXCEL_CELL_LIMIT",
     "RESULT_COLUMNS",
     "STATUSES",
     "ResultsSummary",
+    "TruncatedCellWarning",
     "build_results",
     "neutralise",
     "results_summary",
@@ -52,27 +62,39 @@ STATUSES = ("sent", "dry-run", "already-sent", "failed", "unknown", "skipped", "
 RESULT_COLUMNS = ("key", "status", "error", "message_id", "job_id", "http_status", "attempts",
                   "sent_at", "sendable_at")
 
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+class TruncatedCellWarning(UserWarning):
+    """Text longer than Excel's cell limit was cut in an XLSX file."""
+
+
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
-#: Excel's limit for one cell; longer text is cut (openpyxl would write a file Excel rejects)
+# A formula trigger (ASCII or fullwidth ＝＋－＠), after any blanks and invisible characters
+# a spreadsheet skips; or a tab, CR or LF first.
+_FORMULA = re.compile(r"[\t\r\n]|[\s\u200b-\u200f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+# What XML 1.0 (so XLSX) cannot hold: C0 controls but tab, LF and CR (openpyxl's own rule).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: Excel's limit for one cell; longer text is cut in XLSX (openpyxl would write a file
+#: Excel rejects) with a `TruncatedCellWarning`
 EXCEL_CELL_LIMIT = 32_767
 
 
 def neutralise(text: str) -> str:
-    """``text`` made inert for a spreadsheet (OWASP: prefix ``'`` before a formula trigger).
+    """``text`` made inert for a CSV cell: control characters removed, then OWASP's quote.
 
     >>> neutralise('=HYPERLINK("http://x","c")')
     '\\'=HYPERLINK("http://x","c")'
+    >>> neutralise("\\x00\\u3000＝1+1")
+    "'\\u3000＝1+1"
     >>> neutralise("+447700900123")
     '+447700900123'
     """
-    if text.startswith(_TRIGGERS) and not _E164.fullmatch(text):
+    text = _CONTROL.sub("", text)
+    if _FORMULA.match(text) and not _E164.fullmatch(text):
         return "'" + text
     return text
 
 
 def _text(value: Any) -> str | int | None:
-    """A cell as text (integers stay numbers: they cannot execute)."""
+    """A cell as text, as written (integers stay numbers: they cannot execute)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -83,18 +105,16 @@ def _text(value: Any) -> str | int | None:
         return value
     if isinstance(value, (pd.Timestamp, datetime)):
         return value.isoformat()
-    if isinstance(value, Problem):
-        return neutralise(str(value))
     if isinstance(value, Media):
-        return neutralise(value.url)
+        return value.url
     if isinstance(value, Template):
-        return neutralise(value.model_dump_json(exclude_none=True))
+        return value.model_dump_json(exclude_none=True)
     if isinstance(value, BaseModel):
-        return neutralise(value.model_dump_json())
+        return value.model_dump_json()
     if isinstance(value, (tuple, list)):
         parts = [_text(v) for v in value]
-        return neutralise("; ".join(str(p).lstrip("'") for p in parts if p is not None))
-    return neutralise(str(value))
+        return "; ".join(str(p) for p in parts if p is not None)
+    return str(value)
 
 
 def _rows(results: pd.DataFrame) -> Iterator[list[str | int | None]]:
@@ -106,46 +126,101 @@ def _rows(results: pd.DataFrame) -> Iterator[list[str | int | None]]:
 
 def _header(results: pd.DataFrame) -> list[str]:
     name = results.index.name if results.index.name is not None else "row"
-    return [neutralise(str(c)) for c in (name, *results.columns)]
+    return [str(c) for c in (name, *results.columns)]
 
 
 def _write_csv(results: pd.DataFrame, handle: Any) -> None:
     # Every field quoted (OWASP: separators and quotes inside a field cannot start a cell).
     writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(_header(results))
+    writer.writerow([neutralise(c) for c in _header(results)])
     for row in _rows(results):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else v
+                         for v in row])
 
 
-def _write_xlsx(results: pd.DataFrame, target: str) -> None:
+def _write_xlsx(results: pd.DataFrame, target: Path, sheet_file: Path) -> list[str]:
+    """Write the XLSX; return where cells were cut (``row 2, column "x" (40,000 characters)``)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.worksheet import _writer
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("results")
+    # openpyxl's write-only sheet streams its rows to a temporary file it names in the
+    # system's temporary folder; a kill -9 would leave customer data there. Give it one in
+    # the destination folder instead (registered so that openpyxl removes it as its own).
+    _writer.ALL_TEMP_FILES.append(str(sheet_file))
+    sheet._writer = _writer.WorksheetWriter(sheet, out=str(sheet_file))
+    sheet._writer.write_top()
+    header = _header(results)
+    labels = results.index.tolist()
+    cut: list[str] = []
 
-    def cell(value: str | int | None) -> WriteOnlyCell | None:
+    def cell(value: str | int | None, row: int, column: int) -> WriteOnlyCell | None:
         if value is None:
             return None
         if isinstance(value, int):
             return WriteOnlyCell(sheet, value=value)
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)[:EXCEL_CELL_LIMIT]
+        text = _CONTROL.sub("", value)
+        if len(text) > EXCEL_CELL_LIMIT:
+            where = "the header" if row < 0 else f"row {labels[row]}"
+            cut.append(f'{where}, column "{header[column]}" ({len(text):,} characters)')
+            text = text[:EXCEL_CELL_LIMIT]
         made = WriteOnlyCell(sheet, value=text)
         made.data_type = "s"  # never "f": openpyxl would write "=..." as a live formula
         return made
 
-    sheet.append([cell(v) for v in _header(results)])
-    for row in _rows(results):
-        sheet.append([cell(v) for v in row])
+    try:
+        sheet.append([cell(v, -1, j) for j, v in enumerate(header)])
+        for i, row in enumerate(_rows(results)):
+            sheet.append([cell(v, i, j) for j, v in enumerate(row)])
+    except BaseException:
+        # Close openpyxl's two nested generators inner first, so neither writes to a closed
+        # file when it is collected later.
+        for close in (getattr(sheet._rows, "close", None), sheet._writer.close):
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+        raise
     book.save(target)
+    return cut
+
+
+def _create(folder: Path, name: str, suffix: str, mode: int) -> Path:
+    """A new, empty, hidden file in ``folder`` (``mode`` less the umask)."""
+    while True:
+        path = folder / f".{name}.{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        return path
+
+
+def _folder_for(target: Path) -> Path:
+    folder = target.parent
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"save_results cannot write {target}: the folder {folder} does not exist; "
+            "create it first or choose another path"
+        )
+    if not folder.is_dir():
+        raise NotADirectoryError(
+            f"save_results cannot write {target}: {folder} is a file, not a folder; "
+            "choose another path"
+        )
+    return folder
 
 
 def save_results(results: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``results`` to ``path`` (``.csv`` or ``.xlsx``) atomically; return the path.
 
     The index (the sheet's row numbers) is the first column. Problems, media and templates
-    are written as text (problems joined with ``"; "``); timestamps as ISO 8601.
+    are written as text (problems joined with ``"; "``); timestamps as ISO 8601. Text over
+    Excel's 32,767-character cell limit is cut in XLSX with one `TruncatedCellWarning`
+    naming every cell cut.
+
+    Raises `FileNotFoundError` (or `NotADirectoryError`) when the folder is missing.
 
     Examples
     --------
@@ -156,18 +231,26 @@ def save_results(results: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"save_results writes .csv or .xlsx, not {target.name!r}")
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                     dir=target.parent)
+    folder = _folder_for(target)
+    try:
+        # 0o666: the mode any new file gets, less the umask (mkstemp would force 0600).
+        temporary = _create(folder, target.name, ".tmp", 0o666)
+    except PermissionError:
+        raise PermissionError(
+            f"save_results cannot write {target}: permission denied in the folder {folder}"
+        ) from None
+    sheet_file: Path | None = None
+    cut: list[str] = []
     try:
         if suffix == ".csv":
             # utf-8-sig: Excel reads the BOM as "this is UTF-8" (names, emoji, look-alikes).
-            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+            with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:
                 _write_csv(results, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
         else:
-            os.close(fd)
-            _write_xlsx(results, temporary)
+            sheet_file = _create(folder, target.name, ".sheet.tmp", 0o600)
+            cut = _write_xlsx(results, temporary, sheet_file)
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(temporary, target)
@@ -175,6 +258,19 @@ def save_results(results: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         with _suppress_missing():
             os.unlink(temporary)
         raise
+    finally:
+        if sheet_file is not None:
+            with _suppress_missing():
+                os.unlink(sheet_file)
+    if cut:
+        shown = "; ".join(cut[:5]) + (f"; and {len(cut) - 5} more" if len(cut) > 5 else "")
+        cells, verb = ("1 cell", "was") if len(cut) == 1 else (f"{len(cut)} cells", "were")
+        warnings.warn(
+            f"{cells} of {target.name} {verb} cut to Excel's limit of {EXCEL_CELL_LIMIT:,} "
+            f"characters: {shown}; save the results as .csv to keep every character",
+            TruncatedCellWarning,
+            stacklevel=2,
+        )
     return target
 
 

@@ -33,11 +33,14 @@ import httpx
 from .._errors import ChannelError, LookupInconclusive
 from ..message import Media, Template
 from ..problems import Problem
+from ._secrets import REDACTED, Redactor, public_url
 
 __all__ = ["REDACTED", "Channel", "LookupInconclusive", "RateLimit", "Receipt", "Row"]
 
 Row = Mapping[str, Any]
-REDACTED = "[redacted]"
+#: headers whose whole value is a credential: shown as ``[redacted]`` whatever they hold
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "apikey", "x-api-key", "cookie"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ class Channel(ABC):
 
     @abstractmethod
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value this channel holds, for redaction of anything shown."""
+        """Every secret value this channel holds (keys, ``base_url``'s userinfo), for redaction."""
 
     @abstractmethod
     def problems(self, row: Row, *, row_number: int | None) -> tuple[Problem, ...]:
@@ -147,43 +150,49 @@ class Channel(ABC):
             method, _url(self.base_url, path), content=content, headers=dict(headers)
         )
 
+    @property
+    def redactor(self) -> Redactor:
+        """A `Redactor` for every secret of this channel (see `redact`)."""
+        # Keys are fixed at construction; base_url (its userinfo) is a plain attribute.
+        cached: tuple[str, Redactor] | None = self.__dict__.get("_redactor")
+        if cached is None or cached[0] != self.base_url:
+            cached = (self.base_url, Redactor(self.secrets()))
+            self.__dict__["_redactor"] = cached
+        return cached[1]
+
     def redact(self, text: str) -> str:
-        """``text`` with every secret of this channel replaced by ``[redacted]``."""
-        for secret in self.secrets():
-            if secret:
-                text = text.replace(secret, REDACTED)
-        return text
+        """``text`` with every form of every secret of this channel replaced by ``[redacted]``.
+
+        Every form: as is, URL-encoded, escaped by ``repr`` or JSON, HTML-escaped, base64;
+        whole tokens only, so a short key never garbles a word around it.
+        """
+        return self.redactor.redact(text)
 
     def redact_json(self, value: Any) -> Any:
-        """``value`` (decoded JSON) with every secret redacted in every string leaf.
+        """``value`` (decoded JSON) with every secret redacted in every string key and leaf.
 
         A secret can be part of a body (Sociocs's ``channel_key``), not only of a header.
         """
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, dict):
-            return {self.redact(k): self.redact_json(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.redact_json(v) for v in value]
-        return value
+        return self.redactor.redact_json(value)
 
     def describe(self, request: httpx.Request) -> dict[str, Any]:
         """Method, URL, redacted headers and decoded JSON body of ``request``, for a preview."""
-        sensitive = {"authorization", "apikey", "x-api-key", "cookie"}
+        redactor = self.redactor
         headers = {
-            name: (REDACTED if name.lower() in sensitive else self.redact(value))
+            name: (REDACTED if name.lower() in SENSITIVE_HEADERS else redactor.redact(value))
             for name, value in request.headers.items()
         }
-        body = self.redact_json(json.loads(request.content)) if request.content else None
+        body = redactor.redact_json(json.loads(request.content)) if request.content else None
         return {
             "method": request.method,
-            "url": self.redact(str(request.url)),
+            "url": redactor.redact(public_url(str(request.url))),
             "headers": headers,
             "body": body,
         }
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.label} base_url={self.base_url!r}>"
+        shown = self.redact(public_url(self.base_url))
+        return f"<{type(self).__name__} {self.label} base_url={shown!r}>"
 
 
 # -- shared helpers for the provider modules ----------------------------------------

@@ -52,6 +52,7 @@ from ._outcomes import (
     state,
     text_or_none,
 )
+from ._secrets import check_secret, public_url, userinfo_secrets
 
 __all__ = ["Bird"]
 
@@ -213,11 +214,10 @@ class Bird(Channel):
     ) -> None:
         self.workspace_id = _uuid(workspace_id, "workspace_id")
         self.channel_id = _uuid(channel_id, "channel_id")
-        self._access_key = (
-            access_key if isinstance(access_key, SecretStr) else SecretStr(str(access_key))
+        self._access_key = check_secret(
+            access_key, name="Bird access_key", header=True,
+            fix="create an access key in Bird's settings",
         )
-        if not self._access_key.get_secret_value().strip():
-            raise ChannelError("Bird access_key is empty: create an access key in Bird's settings")
         if isinstance(tags, str):
             raise ChannelError(f"Bird tags must be a list of tags, not the string {tags!r}")
         self.tags = tuple(tags)
@@ -265,12 +265,12 @@ class Bird(Channel):
             "provider": "bird",
             "workspace_id": self.workspace_id,
             "channel_id": self.channel_id,
-            "base_url": self.base_url,
+            "base_url": public_url(self.base_url),
         }
 
     def secrets(self) -> tuple[str, ...]:
-        """The access key."""
-        return (self._access_key.get_secret_value(),)
+        """The access key and any userinfo in ``base_url``."""
+        return (self._access_key.get_secret_value(), *userinfo_secrets(self.base_url))
 
     @property
     def _path(self) -> str:

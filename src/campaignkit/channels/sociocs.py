@@ -55,6 +55,7 @@ from ._outcomes import (
     state,
     text_or_none,
 )
+from ._secrets import check_secret, public_url, userinfo_secrets
 
 __all__ = ["ContactSaving", "Sociocs", "SociocsProvider"]
 
@@ -276,10 +277,15 @@ class Sociocs(Channel):
                 "\"twlowa\" (Twilio WhatsApp) or \"gswa\" (Gupshup WhatsApp): pick the one "
                 "your channel key belongs to"
             )
-        self._api_key = _secret(api_key, "api_key", "the API key from Profile & settings -> API")
-        self._channel_key = _secret(
-            channel_key, "channel_key", "the channel key from Profile & settings -> API"
+        self._api_key = check_secret(
+            api_key, name="Sociocs api_key", header=True,
+            fix="give the API key from Profile & settings -> API",
         )
+        self._channel_key = check_secret(
+            channel_key, name="Sociocs channel_key", header=False,
+            fix="give the channel key from Profile & settings -> API",
+        )
+        _check_channel_key(self._channel_key.get_secret_value(), provider)
         self.sociocs_provider: SociocsProvider = provider
         self.base_url = base_url.rstrip("/")
         self.name_column = name_column
@@ -325,13 +331,14 @@ class Sociocs(Channel):
         return {
             "provider": "sociocs",
             "sociocs_provider": self.sociocs_provider,
-            "base_url": self.base_url,
+            "base_url": public_url(self.base_url),
             "channel_key_sha256": digest[:16],
         }
 
     def secrets(self) -> tuple[str, ...]:
-        """The API key and the channel key."""
-        return (self._api_key.get_secret_value(), self._channel_key.get_secret_value())
+        """The API key, the channel key and any userinfo in ``base_url``."""
+        return (self._api_key.get_secret_value(), self._channel_key.get_secret_value(),
+                *userinfo_secrets(self.base_url))
 
     # -- rules -------------------------------------------------------------------------
 
@@ -733,13 +740,6 @@ class Sociocs(Channel):
         return None
 
 
-def _secret(value: str | SecretStr, name: str, what: str) -> SecretStr:
-    secret = value if isinstance(value, SecretStr) else SecretStr(str(value))
-    if not secret.get_secret_value().strip():
-        raise ChannelError(f"Sociocs {name} is empty: give {what}")
-    return secret
-
-
 #: Sociocs's status sub-events of every provider it wraps (SOC api/webhooks/add.md) and
 #: Twilio's statuses (TW-OAI) in the shared vocabulary.
 SOCIOCS_STATES: dict[str, DeliveryState] = {
@@ -772,4 +772,27 @@ def _sociocs_delivery(item: dict[str, Any]) -> Delivery:
         to=e164(item.get("to")),
         text=text_or_none(item.get("text")),
         job_id=text_or_none(item.get("job_id")),
+    )
+
+
+def _check_channel_key(key: str, provider: SociocsProvider) -> None:
+    """Refuse a channel key of another provider: keys are ``<provider>_<number>``.
+
+    The shape of Sociocs's own examples (``twlo_16317471111``,
+    https://docs.sociocs.com/integrations/keap/ and
+    https://docs.sociocs.com/api/webhooks/introduction/); the API page of the Sociocs app
+    lists each channel's provider beside its key.
+    """
+    if key.startswith(provider + "_"):
+        return
+    prefix = key.partition("_")[0]
+    if "_" in key and prefix in get_args(SociocsProvider):
+        raise ChannelError(
+            f'Sociocs channel_key belongs to provider "{prefix}", not "{provider}": use '
+            f'provider="{prefix}", or the {provider} channel key from Profile & settings -> API'
+        )
+    raise ChannelError(
+        f'Sociocs channel_key does not start with "{provider}_" (channel keys look like '
+        f'"{provider}_16175551212"): copy the {provider} channel key from Profile & settings '
+        "-> API"
     )

@@ -51,6 +51,7 @@ from ._outcomes import (
     state,
     text_or_none,
 )
+from ._secrets import check_secret, public_url, userinfo_secrets
 
 __all__ = ["ATTACHMENT_TYPES", "TextUs", "TextUsChannel"]
 
@@ -160,11 +161,10 @@ class TextUs(Channel):
             raise ChannelError(
                 'TextUs account is empty: give the account slug, e.g. "my_account"'
             )
-        self._token = token if isinstance(token, SecretStr) else SecretStr(str(token))
-        if not self._token.get_secret_value().strip():
-            raise ChannelError(
-                "TextUs token is empty: create an API token under Profile -> API Tokens"
-            )
+        self._token = check_secret(
+            token, name="TextUs token", header=True,
+            fix="create an API token under Profile -> API Tokens",
+        )
         if saved_reply is not None and not saved_reply.startswith("/saved_replies/"):
             raise ChannelError(
                 f"TextUs saved_reply {saved_reply!r} is not a saved reply IRI: write it like "
@@ -186,12 +186,12 @@ class TextUs(Channel):
             "provider": "textus",
             "account": self.account,
             "channel": self.channel,
-            "base_url": self.base_url,
+            "base_url": public_url(self.base_url),
         }
 
     def secrets(self) -> tuple[str, ...]:
-        """The API token."""
-        return (self._token.get_secret_value(),)
+        """The API token and any userinfo in ``base_url``."""
+        return (self._token.get_secret_value(), *userinfo_secrets(self.base_url))
 
     # -- rules -------------------------------------------------------------------------
 

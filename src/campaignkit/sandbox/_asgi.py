@@ -2,6 +2,11 @@
 
 Over a socket, faults are real: a drop aborts the TCP connection before any response byte,
 a stall holds the response (until ``stall_seconds`` or until the client hangs up).
+
+Binding to loopback keeps other machines out, not web pages: a page can rebind its own name
+to 127.0.0.1 and read the answers (DNS rebinding). So a request is answered only when its
+``Host`` is a loopback name, ``localhost``, ``127.0.0.1`` or ``[::1]``, with the served port
+(https://developer.mozilla.org/en-US/docs/Glossary/DNS_rebinding).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .._errors import CampaignError
 from ._emulator import Emulator
 
-__all__ = ["CONTROL_PATH", "ASGIApp", "asgi_app", "loopback", "run_forever", "serve"]
+__all__ = ["CONTROL_PATH", "ASGIApp", "asgi_app", "host_allowed", "loopback", "run_forever",
+           "serve"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +49,58 @@ class _ConnectionAwareH11(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.app_state = {**self.app_state, _TRANSPORT: transport}
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _host_name_port(host: str) -> tuple[str, str | None]:
+    """``("127.0.0.1", "8000")`` from ``127.0.0.1:8000``; ``("[::1]", None)`` from ``[::1]``."""
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        return (name + "]").lower(), port if rest else None
+    name, colon, port = host.partition(":")
+    return name.lower(), port if colon else None
+
+
+def host_allowed(host: str | None, server: tuple[str, int] | None) -> bool:
+    """Whether ``host`` (the Host header) names this loopback server (see the module doc).
+
+    >>> host_allowed("localhost:8000", ("127.0.0.1", 8000))
+    True
+    >>> host_allowed("attacker.example:8000", ("127.0.0.1", 8000))
+    False
+    """
+    if not host:
+        return False
+    name, port = _host_name_port(host)
+    names = set(_LOOPBACK_NAMES)
+    if server is not None:
+        bound = server[0]
+        names.add(f"[{bound}]" if ":" in bound else bound)  # another loopback, e.g. 127.0.0.2
+    if name not in names:
+        return False
+    return port is None or server is None or port == str(server[1])
+
+
+async def _refuse_host(scope: Scope, host: str, send: Send) -> None:
+    server = scope.get("server")
+    where = (
+        "the served address" if server is None
+        else f"http://[{server[0]}]:{server[1]}" if ":" in server[0]
+        else f"http://{server[0]}:{server[1]}"
+    )
+    body = (
+        f"campaignkit sandbox: Host {host!r} is not a loopback name; it answers only requests "
+        "to localhost, 127.0.0.1 or [::1] (with its port), so a web page cannot reach it "
+        f"through DNS rebinding. Point the client at {where}"
+    ).encode()
+    await send({"type": "http.response.start", "status": 403, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -69,6 +127,10 @@ def asgi_app(sandbox: Emulator) -> ASGIApp:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
+            return
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        if not host_allowed(host, scope.get("server")):
+            await _refuse_host(scope, host, send)
             return
         body = await _read_body(receive)
         if body is None:
@@ -106,7 +168,7 @@ def asgi_app(sandbox: Emulator) -> ASGIApp:
 CONTROL_PATH = "/_sandbox/advance"
 
 
-async def _control(sandbox: Sandbox, scope: Scope, body: bytes, send: Send) -> None:
+async def _control(sandbox: Emulator, scope: Scope, body: bytes, send: Send) -> None:
     """The served sandbox's control endpoint: only from loopback, only POST."""
     client = scope.get("client") or ("", 0)
     try:
@@ -168,12 +230,18 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(sandbox: Emulator) -> uvicorn.Server:
+def _server(sandbox: Emulator, *, own_logging: bool) -> uvicorn.Server:
+    """uvicorn for ``sandbox``; ``own_logging`` lets it configure logging (foreground only).
+
+    In someone else's process (a script, a notebook) uvicorn must not install its handlers:
+    its records then reach only logging the application configured.
+    """
     config = uvicorn.Config(
         asgi_app(sandbox),
         http=_ConnectionAwareH11,
         lifespan="on",
         log_level="warning",
+        log_config=uvicorn.config.LOGGING_CONFIG if own_logging else None,
         access_log=False,
         timeout_graceful_shutdown=1,
     )
@@ -197,7 +265,7 @@ def serve(sandbox: Emulator, host: str = "127.0.0.1", port: int = 0) -> Iterator
     ...     httpx.post(base_url + "/message", ...)
     """
     sock = _bind(host, port)
-    server = _server(sandbox)
+    server = _server(sandbox, own_logging=False)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="campaignkit-sandbox", daemon=True
     )
@@ -228,6 +296,6 @@ def run_forever(
     else:
         announce(line)
     try:
-        _server(sandbox).run(sockets=[sock])
+        _server(sandbox, own_logging=True).run(sockets=[sock])
     finally:
         sock.close()

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
 
-__all__ = ["SandboxCredentials", "bird_access_key", "sociocs_key", "textus_token"]
+__all__ = [
+    "SandboxCredentials", "bird_access_key", "fingerprint", "sociocs_key", "textus_token",
+]
 
 # SOC api/auhentication.md: a key is "<part1>:<part2>".
 _SOCIOCS_KEY = re.compile(r"^[^:\s]+:[^:\s]+$")
 _TOKEN = re.compile(r"^\S+$")
+
+
+def fingerprint(secret: str) -> str:
+    """What the record keeps of a secret: ``sha256:`` and 12 hex digits, never any key material.
+
+    Enough to tell two keys apart (and to group an account's messages), nothing to send with.
+
+    >>> fingerprint("e047nbp2UnWuHD9m:Xqc37DHPGMyF0Z4hWX3Afn1Iyj6j7dPc")
+    'sha256:ad52f2122fa1'
+    """
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
 def _frozen(values: Iterable[str] | None) -> frozenset[str] | None:

@@ -52,7 +52,7 @@ class Incoming:
     body: bytes
     params: dict[str, str]  # path parameters
     credential: str  # the authenticated secret (never recorded or shown)
-    account: str  # the non-secret account name (Sociocs key id, TextUs slug, Bird workspace)
+    account: str  # who sends, never key material (Sociocs key fingerprint, TextUs slug, Bird ws)
     now: float  # epoch seconds
 
 

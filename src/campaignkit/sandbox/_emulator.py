@@ -37,3 +37,10 @@ class Emulator(Protocol):
         body: bytes = b"",
     ) -> Reply:
         """Answer one request."""
+
+    def advance(self, seconds: float) -> int:
+        """Move the sandbox's virtual clock on (the served control endpoint); return the
+        webhooks posted meanwhile."""
+
+    def now(self) -> float:
+        """The sandbox's clock."""

@@ -19,7 +19,14 @@ import httpx
 
 from . import _asgi, _bird, _sociocs, _textus
 from ._asgi import ASGIApp
-from ._auth import SandboxCredentials, accepts, bird_access_key, sociocs_key, textus_token
+from ._auth import (
+    SandboxCredentials,
+    accepts,
+    bird_access_key,
+    fingerprint,
+    sociocs_key,
+    textus_token,
+)
 from ._common import Ids, Incoming, Outcome, Reply
 from ._faults import Faults
 from ._record import Record
@@ -333,7 +340,8 @@ class Sandbox:
             allowed = None if creds is None else creds.sociocs_api_keys
             if key is None or not accepts(allowed, key):
                 return self._error("sociocs", 401)
-            identity = (key, key.partition(":")[0], _fingerprint(key))
+            # The account is the key's fingerprint: even the key id is key material.
+            identity = (key, fingerprint(key), _fingerprint(key))
         elif route.provider == "textus":
             token = textus_token(headers)
             allowed = None if creds is None else creds.textus_tokens

@@ -51,8 +51,8 @@ class Accepted:
     """One message as the provider received it (one row per recipient)."""
 
     provider: str  # "sociocs", "textus" or "bird"
-    account: str  # Sociocs key id (the part before ":"), TextUs account slug, Bird workspace
-    channel: str  # Sociocs masked channel key, TextUs "sms"/"whatsapp", Bird channel id
+    account: str  # Sociocs API key fingerprint, TextUs account slug, Bird workspace
+    channel: str  # Sociocs channel key fingerprint, TextUs "sms"/"whatsapp", Bird channel id
     to: str  # E.164 with "+"
     text: str | None
     reference: str | None  # Bird's caller-chosen reference

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ._auth import SandboxCredentials, accepts
+from ._auth import SandboxCredentials, accepts, fingerprint
 from ._common import Ids, Incoming, Outcome, Reply, e164, iso, json_reply
 from ._record import Accepted, Record
 from ._story import ERRORS, Fate, Teller
@@ -63,9 +63,8 @@ def _body(incoming: Incoming) -> dict[str, Any] | Reply:
 
 
 def _mask(channel_key: str) -> str:
-    """``twlo_…1111``: channel keys are secrets, so the record keeps only a hint."""
-    prefix, _, digits = channel_key.partition("_")
-    return f"{prefix}_…{digits[-4:]}"
+    """``sha256:…``: channel keys are secrets, so the record keeps only their fingerprint."""
+    return fingerprint(channel_key)
 
 
 def _is_filled(value: object) -> bool:
