@@ -188,7 +188,7 @@ def test_a_paused_sender_keeps_its_claim_and_nothing_is_sent_twice(tmp_path, ser
         time.sleep(60)
         b = run_cli("send", str(path), *LIVE, cwd=tmp_path, env=SECRETS)
         a.send_signal(signal.SIGCONT)
-        out, err = a.communicate(timeout=120)
+        _, err = a.communicate(timeout=120)
     finally:
         if a.poll() is None:
             a.kill()

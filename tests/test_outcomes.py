@@ -210,7 +210,7 @@ def test_replies_are_matched_to_their_row_and_stop_suppresses_the_number(
 
 def test_replies_from_textus_point_to_its_webhooks() -> None:
     """TextUs documents no inbound list: one sentence says where replies come from instead."""
-    from campaignkit import Guardrails, ChannelError
+    from campaignkit import ChannelError
 
     with pytest.raises(ChannelError, match="TextUs documents no list of incoming messages"):
         replies(CHANNELS["textus"], since=datetime(2026, 1, 1, tzinfo=UTC),
@@ -226,7 +226,8 @@ def test_blocked_numbers_are_the_ones_the_provider_reports_opted_out(
                                       replies=0.5, stop=1.0, review=0.0))
     channel = CHANNELS[provider]
     results = sent(box, channel, rendered(12), tmp_path)
-    assert blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast_pacer()) == []
+    assert blocked_numbers(results["to"], channel, transport=box.transport(),
+                           rate=fast_pacer()) == []
     box.advance(3600)
     found = blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast_pacer())
     with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:

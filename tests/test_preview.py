@@ -9,9 +9,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from campaignkit import CampaignError, ColumnError, DataError, Media, Problem, Template
-from campaignkit.channels import Bird, Channel, ContactSaving, LookupInconclusive, Sociocs, TextUs
 from _support import NOON
+from campaignkit import CampaignError, ColumnError, Media, Problem, Template
+from campaignkit.channels import Bird, Channel, ContactSaving, LookupInconclusive, Sociocs, TextUs
 from campaignkit.preview import Preview, preview_html
 from campaignkit.preview import preview as _preview
 

@@ -41,10 +41,13 @@ from campaignkit import (
     Bird,
     CampaignError,
     ChannelError,
+    Guardrails,
     Message,
     Preview,
+    Retry,
     Sociocs,
     TextUs,
+    Unreachable,
     load_recipients,
     preview,
     render,
@@ -265,10 +268,16 @@ def test_a_password_in_base_url_never_shows_in_send_errors(tmp_path: Path) -> No
     channel = TextUs("acme", "tok3n-abc", "sms",
                      base_url=closed.replace("http://", "http://canary-user:canary-pass-9@"))
     rendered = render(load_recipients(pd.DataFrame({"phone": ["+16175551212"]})), "Hi")
-    results = send(rendered, channel, campaign="userinfo", live=True, progress=False, rate=fast(),
-                   journal=tmp_path / "j.db", max_attempts=1)
-    texts = [results.to_string(), repr(results["error"].tolist())]
+    with pytest.raises(Unreachable) as halted:
+        send(rendered, channel, campaign="userinfo", live=True, progress=False,
+             pacing=fast(), ledger=tmp_path / "ledger.db", retry=Retry(attempts=1),
+             guardrails=Guardrails(quiet_hours=None))
+    results = halted.value.results
+    assert results is not None
+    texts = [results.to_string(), repr(results["error"].tolist()),
+             *exception_texts(halted.value)]
     assert results.loc[2, "status"] == "failed"
+    assert str(halted.value).startswith("cannot reach 127.0.0.1 (connection refused)")
     assert_no_secret(texts, "canary-user:canary-pass-9", "canary-pass-9")
     assert_no_secret_in_files(tmp_path, "canary-user:canary-pass-9", "canary-pass-9")
 
@@ -302,8 +311,8 @@ def _sweep_valid(channel: Channel, folder: Path) -> list[str]:
     try:
         try:
             results = send(rendered, channel, campaign="canary", live=True, progress=False,
-                           rate=fast(), journal=folder / "canary.journal.db",
-                           transport=box.transport())
+                           pacing=fast(), ledger=folder / "ledger.db", transport=box.transport(),
+                           guardrails=Guardrails(quiet_hours=None))
         except CampaignError as error:
             texts += exception_texts(error)
             results = error.results  # type: ignore[attr-defined]
@@ -338,7 +347,7 @@ def test_canary_never_shows_in_any_output(
     assert_no_secret(texts, *secrets)
     swept = assert_no_secret_in_files(tmp_path, *secrets)
     if shape.valid:
-        assert {"results.csv", "results.xlsx", "record.sqlite", "canary.journal.db"} <= set(swept)
+        assert {"results.csv", "results.xlsx", "record.sqlite", "ledger.db"} <= set(swept)
 
 
 # -- the command line, keys from the environment ---------------------------------------------

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import stamina
 
-from _support import NOON, Counting, FakeClock, fast
+from _support import Counting, FakeClock, fast
 from campaignkit import (
     AuthFailed,
     CampaignChanged,

@@ -16,9 +16,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from campaignkit import Guardrails, Pacing, Retry
 from campaignkit.channels.bird import Bird
 from campaignkit.channels.sociocs import Sociocs
-from campaignkit import Guardrails, Pacing, Retry
 from campaignkit.sandbox import Faults, Sandbox, serve
 from campaignkit.sending import send
 

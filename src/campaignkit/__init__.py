@@ -4,10 +4,10 @@ sheet → `load_recipients` → `render` → `preview` → `send` (a dry run unl
 → `save_results`. `summary` describes any of those frames.
 """
 
-from . import _logs  # noqa: F401  (library log lines stay quiet unless logging is set up)
 import warnings as _warnings
 from typing import Any as _Any
 
+from . import _logs  # noqa: F401  (library log lines stay quiet unless logging is set up)
 from ._errors import (
     AuthFailed,
     CampaignChanged,

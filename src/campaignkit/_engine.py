@@ -149,7 +149,7 @@ class Sender:
     #: outcome writes not yet committed (the worker goes on meanwhile), and the first failure
     unsettled: set[asyncio.Future[None]] = field(default_factory=set)
     write_error: BaseException | None = None
-    halt: CampaignError | None = None
+    halt: SendError | None = None
     pause: CampaignPaused | None = None
     #: rows whose window closed before their slot: position -> when they may go
     late: dict[int, datetime] = field(default_factory=dict)
@@ -277,6 +277,12 @@ class Sender:
         self.settle(item)
         self.write_later(lambda db: Ledger.write_forget(db, self.campaign, self.mode, keys))
 
+    def late_for(self, item: Item) -> bool:
+        """Whether a recipient's window has closed by now (the row would arrive at night)."""
+        now = self.wall()
+        return any(close is not None and now >= close
+                   for close in (self.closes_at[p] for p in item.positions))
+
     def host(self) -> str:
         return httpx.URL(self.channel.base_url).host or self.channel.base_url
 
@@ -348,8 +354,7 @@ class Sender:
         await self.pacer.acquire()
         if self.stopping():
             raise _Stopped
-        if any(self.closes_at[p] is not None and self.wall() >= self.closes_at[p]
-               for p in item.positions):
+        if self.late_for(item):
             raise _Late
         for k in item.keys:  # no await from here to client.send: in flight = may have left
             self.queued.pop(k, None)
@@ -496,7 +501,7 @@ class Sender:
             when = when.replace(tzinfo=UTC)
         return (datetime.now(UTC) - when).total_seconds()
 
-    def halt_with(self, error: CampaignError) -> None:
+    def halt_with(self, error: SendError) -> None:
         if self.halt is None:
             self.halt = error
 

@@ -31,7 +31,7 @@ import json
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +80,7 @@ def content_digest(to: Any, text: Any, media: Any, template: Any) -> str:
     """sha256 of a row's rendered content: what the recipient would receive.
 
     >>> content_digest("+447700900001", "Hi", (), None)[:12]
-    'b9a3b0b1e9d6'
+    'c63c73b13531'
     """
     blob = json.dumps([_plain(to), _plain(text), _plain(media), _plain(template)],
                       sort_keys=True, ensure_ascii=False, default=str)
@@ -456,14 +456,14 @@ def decide(
         for i, cost in zip(chosen, budget.costs([to[i] for i in chosen],
                                                 segments[chosen].tolist()), strict=True):
             costs[i] = cost
-        why = budget.refusal([to[i] for i in chosen], segments[chosen].tolist(),
-                             [labels[i] for i in chosen], spent=past.spent)
-        if why is not None:
+        refused = budget.refusal([to[i] for i in chosen], segments[chosen].tolist(),
+                                 [labels[i] for i in chosen], spent=past.spent)
+        if refused is not None:
             fits = budget.fitting([to[i] for i in chosen], segments[chosen].tolist(),
                                   [labels[i] for i in chosen], spent=past.spent)
             for i in chosen[fits:]:
-                settle(i, "over-budget", why)
-            refusal = LimitExceeded(why)
+                settle(i, "over-budget", refused)
+            refusal = LimitExceeded(refused)
 
     # 9. a campaign name reused for another message or channel is refused whole
     fingerprint = fingerprint_of(channel, frame)

@@ -11,7 +11,7 @@ subclass with its own ``_repr_html_`` would be lost on the first ``.loc`` or ``.
 ...     {"to": ["+13035551234"], "text": ["New phone who dis?"], "media": [()],
 ...      "template": [None], "problems": [()]},
 ...     index=pd.Index([2], name="row"))
->>> from datetime import datetime
+>>> from datetime import UTC, datetime
 >>> noon = datetime(2026, 12, 2, 18, tzinfo=UTC)
 >>> frame = preview(rendered, TextUs("my_account", "token", "sms"), now=noon)
 >>> frame.loc[2, "body"]

@@ -42,15 +42,14 @@ from ._errors import CampaignError
 from .channels import Bird, Channel, Sociocs, TextUs
 from .channels._base import REDACTED
 from .guardrails import Budget, Guardrails
-from .plan import plan
 from .ledger import Ledger, Mode
-from .sending import Pacing
 from .message import Message, Template
+from .plan import plan
 from .preview import preview
 from .problems import Problem, problems_table
 from .recipients import RESERVED_COLUMNS, load_recipients, load_summary
 from .results import results_summary, save_results
-from .sending import send, send_async
+from .sending import Pacing, send, send_async
 from .sms import analyse, suggest_gsm
 from .templating import render
 

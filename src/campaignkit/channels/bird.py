@@ -27,9 +27,9 @@ from .._errors import ChannelError
 from ..message import Media, Template
 from ..problems import Problem
 from ._base import (
-    RateLimit,
     Channel,
     LookupInconclusive,
+    RateLimit,
     Receipt,
     Row,
     http_reason,

@@ -26,8 +26,8 @@ from .._errors import ChannelError
 from ..message import Media
 from ..problems import Problem
 from ._base import (
-    RateLimit,
     Channel,
+    RateLimit,
     Receipt,
     Row,
     empty_variable_message,
