@@ -80,7 +80,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=30.0)
 #: connections per httpx client: one client slows down as its pool grows
-#: (docs/performance.md#connection-pools)
+#: (docs/performance.md#http-clients-of-ten-connections)
 CONNECTIONS_PER_CLIENT = 10
 #: the longest campaign name: it is written in the ledger, messages and file names
 NAME_LIMIT = 120

@@ -191,7 +191,7 @@ class Bird(Channel):
 
     provider: ClassVar[str] = "bird"
     supports_lookup: ClassVar[bool] = True
-    # Per workspace, all channels together (docs/providers/bird.md#rate-limits).
+    # Per workspace, all channels together (docs/providers/bird.md#limits).
     send_limit: ClassVar[RateLimit | None] = RateLimit(
         500, 1, "https://docs.bird.com/api/channels-api/rate-limit")
     lookup_limit: ClassVar[RateLimit | None] = RateLimit(

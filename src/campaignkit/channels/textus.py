@@ -137,7 +137,7 @@ class TextUs(Channel):
     """
 
     provider: ClassVar[str] = "textus"
-    # Per token, every request counted (docs/providers/textus.md#rate-limits).
+    # Per token, every request counted (docs/providers/textus.md#limits).
     send_limit: ClassVar[RateLimit | None] = RateLimit(
         1_000, 300, "https://apidocs.next.textus.com/overview/rate_limiting")
     default_rate: ClassVar[float] = 3.0

@@ -24,11 +24,11 @@ __all__ = ["OPT_OUT_PATTERNS", "Suppression", "opt_out_reason", "opted_out", "su
 #: Provider errors that mean the recipient opted out or blocked the sender (matched in a
 #: results frame's ``error``). Sending again only repeats the refusal and, at Twilio, puts the
 #: sender's standing at risk ("Our high number of 21610 errors is endangering our ability to
-#: text", peers.md (c)).
+#: text", https://github.com/ProgressiveCoders/Spoke/issues/2184; docs/reliability.md#opt-outs).
 OPT_OUT_PATTERNS: tuple[str, ...] = (
     r"\b21610\b",  # Twilio (Sociocs twlo/twlowa): "Attempt to send to unsubscribed recipient"
-    r"\bunsubscribed\b",  # Twilio's 21610 text; Bird: SMS to "Unsubscribed" contacts (BD8)
-    r"\bopt(?:ed)?[ _-]?out\b",  # TextUs org-wide opt-outs (TX1); webhooks "contact.opted_out"
+    r"\bunsubscribed\b",  # Twilio's 21610 text; Bird's "Unsubscribed" contacts
+    r"\bopt(?:ed)?[ _-]?out\b",  # TextUs org-wide opt-outs; webhooks "contact.opted_out"
     r"\bis[ _-]?blocked\b|\bblocked (?:contact|recipient|number)\b",  # Sociocs contacts/block
 )
 _OPT_OUT = re.compile("|".join(OPT_OUT_PATTERNS), re.IGNORECASE)
