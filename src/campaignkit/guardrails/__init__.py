@@ -1,6 +1,7 @@
 """Guardrails: what must never be sent, decided on this machine before any request.
 
-The costliest campaign mistakes are not crashes (docs/reliability.md#guardrails-what-must-never-be-sent):
+The costliest campaign mistakes are not crashes
+(docs/reliability.md#guardrails-what-must-never-be-sent):
 
 - texting someone who replied STOP (Twilio error 21610): `Suppression`, and the ledger's
   own list (opt-outs learned from providers, `campaignkit.suppress`);
