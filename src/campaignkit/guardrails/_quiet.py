@@ -5,8 +5,8 @@ the called party's location)" (47 CFR §64.1200(c)(1), docs/reliability.md#quiet
 hence the default window [08:00, 21:00). The local time comes from a time-zone column (IANA
 names) when the row has one, else from the number (`phonenumbers.timezone`). A number that
 maps to several zones (US toll-free numbers map to 42) is sendable only when the window
-holds in *all* of them. Every instant is an aware UTC datetime and every conversion goes through `zoneinfo`,
-so daylight-saving switches move the window with the wall clock.
+holds in *all* of them. Every instant is an aware UTC datetime and every conversion goes
+through `zoneinfo`, so daylight-saving switches move the window with the wall clock.
 """
 
 from __future__ import annotations
