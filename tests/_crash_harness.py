@@ -223,11 +223,13 @@ class SandboxOptions:
     retry_after: int = 0
     stall_seconds: float = 2.0
     latency: float = 0.0
+    list_lag: float = 0.0  # seconds before an accepted message shows in lookups
 
     def argv(self) -> list[str]:
         return ["--seed", str(self.seed), "--faults", str(self.faults),
                 "--retry-after", str(self.retry_after),
-                "--stall-seconds", str(self.stall_seconds), "--latency", str(self.latency)]
+                "--stall-seconds", str(self.stall_seconds), "--latency", str(self.latency),
+                "--list-lag", str(self.list_lag)]
 
 
 @contextmanager

@@ -236,3 +236,48 @@ def test_no_guardrails_object_still_means_quiet_hours_on(tmp_path):
                guardrails=Guardrails(quiet_hours=None))
     assert off["status"].tolist() == ["sent"]
 
+
+
+WORKSPACE = "a1405560-c8d3-4b1a-877d-3f449ad95352"
+BIRD_CHANNEL = "16e1df9e-c6ac-406b-b1ce-13f34d0dea08"
+
+
+def test_bird_lookups_against_a_list_that_lags_never_send_twice(tmp_path):
+    """A list that shows a message 5 s after accepting it, 30% of answers lost after
+    acceptance, 60 rows run three times: 0 numbers twice at the sandbox (it was 36 when
+    "not found yet" counted as "never sent")."""
+    from campaignkit import Bird, Faults
+
+    box = Sandbox(seed=7, faults=Faults(p_drop_after=0.3, list_lag=5.0))
+    channel = Bird(WORKSPACE, BIRD_CHANNEL, "bird-key")
+    frame = sheet([f"{i}" for i in range(60)])
+    statuses = []
+    for _ in range(3):
+        results = send(frame, channel, campaign="lagging", live=True,
+                       transport=box.transport(), pacing=fast(), progress=False, now=NOON)
+        statuses.append(results["status"].value_counts().to_dict())
+    assert twice(box) == 0
+    unknown = statuses[0]["unknown"]
+    assert unknown > 10  # the lost answers: in doubt, not resent
+    assert statuses[2] == {"already-sent": 60 - unknown, "unknown": unknown}
+    # Once the list has caught up, the next run finds each of them: sent, still once.
+    time.sleep(5.1)
+    settled = send(frame, channel, campaign="lagging", live=True, transport=box.transport(),
+                   pacing=fast(), progress=False, now=NOON)
+    assert settled["status"].value_counts().to_dict() == {
+        "already-sent": 60 - unknown, "sent": unknown}
+    assert (len(box.accepted()), twice(box)) == (60, 0)
+
+
+def test_taking_not_found_as_never_sent_is_what_duplicates(tmp_path):
+    """The mutation check of the test above: with absent_after=0 ("not found" proves absence
+    at once, the old behaviour), the same three runs put numbers into the sandbox twice."""
+    from campaignkit import Bird, Faults, Retry
+
+    box = Sandbox(seed=7, faults=Faults(p_drop_after=0.3, list_lag=5.0))
+    channel = Bird(WORKSPACE, BIRD_CHANNEL, "bird-key")
+    for _ in range(3):
+        send(sheet([f"{i}" for i in range(60)]), channel, campaign="lagging", live=True,
+             transport=box.transport(), pacing=fast(), progress=False, now=NOON,
+             retry=Retry(absent_after=0))
+    assert twice(box) > 10

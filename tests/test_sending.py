@@ -7,6 +7,7 @@ import base64
 import logging
 import threading
 import urllib.parse
+from datetime import UTC, datetime
 from collections.abc import Iterator
 
 import httpx
@@ -708,3 +709,42 @@ def test_the_ledger_writer_commits_in_order_and_a_failed_write_changes_nothing(t
     records = ledger.records("spring", "live")
     assert {k: r.status for k, r in records.items()} == {"a": "sent"}
     ledger.close()
+
+
+class FirstTooFast(httpx.AsyncBaseTransport):
+    """Answers the 3rd request 429 with Retry-After: 5; everything else reaches the sandbox."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.calls = inner, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls == 3:
+            return httpx.Response(429, headers={"retry-after": "5"},
+                                  json={"status": "error", "errors": [{"msg": "slow down"}]})
+        return await self.inner.handle_async_request(request)
+
+
+def test_quiet_hours_are_checked_again_when_each_row_leaves(tmp_path):
+    """20:59:50 in New York at 1/s: the plan sends 10 before 21:00; a 5 s Retry-After on the
+    3rd request makes rows 6-10 leave after 21:00, so they are deferred when their slot
+    comes: the sandbox receives 5 messages, all before the window closed."""
+    numbers = [f"+1212555{i:04d}" for i in range(110, 140)]
+    frame = pd.DataFrame(
+        {"to": numbers, "text": ["Your appointment is tomorrow"] * 30, "media": [()] * 30,
+         "template": [None] * 30, "problems": [()] * 30, "segments": [1] * 30},
+        index=pd.Index(range(2, 32), name="row"))
+    sandbox = Sandbox(seed=1)
+    clock = FakeClock()
+    evening = datetime(2026, 12, 3, 1, 59, 50, tzinfo=UTC)  # 20:59:50 EST
+    results = send(frame, sociocs(), campaign="evening", live=True, now=evening,
+                   transport=FirstTooFast(sandbox.transport()), progress=False,
+                   ledger=tmp_path / "ledger.db", guardrails=Guardrails(),
+                   pacing=Pacing(1.0, 1, clock=clock, sleep=clock.sleep))
+    assert sandbox.accepted()["to"].tolist() == numbers[:5]
+    assert results["status"].value_counts().to_dict() == {"sent": 5, "deferred": 25}
+    assert results.loc[7:11, "error"].tolist() == [
+        "quiet hours: the recipient's window closed before the message's turn; sendable at "
+        "2026-12-03 13:00 UTC"] * 5
+    assert results["sendable_at"].dropna().astype(str).unique().tolist() == [
+        "2026-12-03 13:00:00+00:00"]

@@ -306,18 +306,22 @@ def decide(
     for i, found in problems.items():
         settle(i, "skipped", "; ".join(str(p) for p in found))
 
-    # 2. duplicates of a number: the first otherwise sendable row gets it
+    # 2. duplicates of a number: the first otherwise sendable row gets it, unless the
+    # ledger shows one of them already sent (a run of part of the sheet): that one keeps it
     keep = frame.attrs.get("campaignkit.load", {}).get("duplicates") == "keep"
     if not keep:
         first: dict[str, int] = {}
         for i in range(n):
             if fate[i] != "send" or not to[i]:
                 continue
-            if to[i] in first:
+            held = first.get(to[i])
+            if held is None or (digests[i] in past.by_digest
+                                and digests[held] not in past.by_digest):
+                first[to[i]] = i
+        for i in range(n):
+            if fate[i] == "send" and to[i] and first[to[i]] != i:
                 settle(i, "duplicate", f"the same number as row {labels[first[to[i]]]}, which "
                                        "gets the message")
-            else:
-                first[to[i]] = i
 
     # 3. keys: identical content under one key is numbered K, K#2...; different content
     # under one key cannot be told apart after a shuffle, so those rows are skipped

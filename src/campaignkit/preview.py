@@ -56,6 +56,7 @@ def preview(
     ledger: Ledger | str | os.PathLike[str] | None = None,
     guardrails: Guardrails | None = None,
     key: str | None = None,
+    limit: int | None = None,
     rate: float | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -71,7 +72,7 @@ def preview(
         sheet's columns), indexed by sheet row number.
     channel
         The channel the campaign goes out on.
-    campaign, ledger, guardrails, key, rate, now
+    campaign, ledger, guardrails, key, limit, rate, now
         As for `send`: with ``campaign`` the preview knows what earlier runs sent.
 
     Returns
@@ -86,7 +87,7 @@ def preview(
     guard = Guardrails() if guardrails is None else guardrails
     moment = check_now(now)
     decisions = decide(rendered, channel, campaign=campaign or "", guardrails=guard, key=key,
-                       rate=rate, now=moment,
+                       limit=limit, rate=rate, now=moment,
                        history=read_history(channel, campaign, ledger, guard, moment))
     table = decisions.table
     columns: dict[str, list[Any]] = {name: [] for name in PREVIEW_COLUMNS}
