@@ -60,7 +60,7 @@ def pace(rows: int, limit: float, work: Path) -> Result:
          "media": [()] * rows, "template": [None] * rows, "problems": [()] * rows},
         index=pd.RangeIndex(2, 2 + rows, name="row"))
     box = Sandbox(seed=1, story=Story())
-    with box, serve(box) as base_url, ck.SqliteOutcomeStore(work / "outcomes.db") as store:
+    with box, serve(box) as base_url, ck.Ledger(work / "ledger.db") as store:
         channel = ck.Bird(WS, CH, "bench-key", base_url=base_url)
         results = ck.send(frame, channel, campaign="bench-refresh", live=True,
                           pacing=ck.Pacing(2000.0, 32), ledger=work / "ledger.db",

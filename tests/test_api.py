@@ -12,7 +12,7 @@ PUBLIC = [
     "DataError", "Decisions", "Faults", "FrequencyCap", "Guardrails", "Ledger", "LedgerError",
     "LimitExceeded", "LoadSummary", "LookupInconclusive", "Media", "Message", "Pacing", "Preview",
     "Problem", "QuietHours", "Report", "ResultsSummary", "Retry", "Sandbox", "SandboxCredentials",
-    "SendError", "SendPlan", "Sociocs", "SqliteOutcomeStore", "Story", "Suppression", "Template",
+    "SendError", "SendPlan", "Sociocs", "Story", "Suppression", "Template",
     "TemplateError", "TextUs", "Unreachable", "blocked_numbers", "decide", "load_recipients",
     "locate_ledger", "plan", "preview", "problems_table", "refresh", "refresh_async", "render",
     "replies", "replies_async", "report", "save_results", "send", "send_async", "summary",

@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from campaignkit.channels._outcomes import hmac_hex
+from campaignkit.ledger import Ledger
 from campaignkit.listen import main, serve_listener
-from campaignkit.outcomes import DeliveryRecord, SqliteOutcomeStore
+from campaignkit.outcomes import DeliveryRecord
 from campaignkit.sandbox import Sandbox, Story
 
 DATA = json.loads((Path(__file__).parent / "data" / "outcomes" / "sociocs_webhooks.json")
@@ -23,9 +24,12 @@ NOW = datetime(2025, 8, 6, 4, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def listening(tmp_path: Path) -> Iterator[tuple[httpx.Client, SqliteOutcomeStore]]:
-    """A listener with the Sociocs secret set, a store holding message MM… of row "k1"."""
-    store = SqliteOutcomeStore(tmp_path / "outcomes.db")
+def listening(tmp_path: Path) -> Iterator[tuple[httpx.Client, Ledger]]:
+    """A listener with the Sociocs secret set, a ledger holding message MM… of row "k1"."""
+    store = Ledger(tmp_path / "ledger.db")
+    store.mark_pending("spring", "live", [("k1", "2", "d")], 1, recipients=["+16311112222"])
+    store.mark_outcome("spring", "live", [("k1", "2", "d")], status="sent", attempts=1,
+                       message_id=MM, sent_at=NOW.isoformat())
     store.save_deliveries([DeliveryRecord("spring", "k1", "+16311112222", MM, None, NOW, "sent",
                                           "sent", NOW, None, None, None, NOW, False)])
     with store, serve_listener(store, sociocs_secret=SECRET) as url, \
@@ -44,7 +48,7 @@ def post(http: httpx.Client, payload: object, signature: str | None = "sign") ->
 
 
 def test_the_documented_test_vector_is_accepted(
-    listening: tuple[httpx.Client, SqliteOutcomeStore],
+    listening: tuple[httpx.Client, Ledger],
 ) -> None:
     """"Hello, World!" signed a52954ef… with "My Shared Secret" passes (and is ignored)."""
     http, _ = listening
@@ -55,7 +59,7 @@ def test_the_documented_test_vector_is_accepted(
 
 
 def test_a_signed_failed_status_updates_the_row(
-    listening: tuple[httpx.Client, SqliteOutcomeStore],
+    listening: tuple[httpx.Client, Ledger],
 ) -> None:
     """The documented failed status, signed: the row is failed with 21614 and its words."""
     http, store = listening
@@ -68,7 +72,7 @@ def test_a_signed_failed_status_updates_the_row(
 
 @pytest.mark.parametrize("signature", [None, "", "0" * 64, hmac_hex("another secret", b"{}")])
 def test_a_missing_or_wrong_signature_is_refused_and_changes_nothing(
-    listening: tuple[httpx.Client, SqliteOutcomeStore], signature: str | None,
+    listening: tuple[httpx.Client, Ledger], signature: str | None,
 ) -> None:
     """Unsigned or wrongly signed bodies get 401 naming the header; the store is untouched."""
     http, store = listening
@@ -79,25 +83,25 @@ def test_a_missing_or_wrong_signature_is_refused_and_changes_nothing(
 
 
 def test_a_replayed_body_changes_nothing(
-    listening: tuple[httpx.Client, SqliteOutcomeStore],
+    listening: tuple[httpx.Client, Ledger],
 ) -> None:
     """The same status and the same STOP twice: the second time nothing changes."""
     http, store = listening
     stop = {**DATA["incoming"], "text": "STOP"}
     first = [post(http, DATA["delivered"]).json(), post(http, stop).json()]
-    before = (store.deliveries("spring"), store.replies(), store.suppressions())
+    before = (store.deliveries("spring"), store.replies(), store.suppressed())
     second = [post(http, DATA["delivered"]).json(), post(http, stop).json()]
     assert first == [{"status": "delivered", "matched": True, "changed": True},
                      {"reply": True, "new": True, "kind": "stop", "suppressed": True}]
     assert second == [{"status": "delivered", "matched": True, "changed": False},
                       {"reply": True, "new": False, "kind": "stop", "suppressed": True}]
-    assert (store.deliveries("spring"), store.replies(), store.suppressions()) == before
-    assert list(store.suppressions()) == ["+16311112222"]
+    assert (store.deliveries("spring"), store.replies(), store.suppressed()) == before
+    assert list(store.suppressed()) == ["+16311112222"]
     assert store.replies()[0].key == "k1"
 
 
 def test_a_late_sent_after_delivered_does_not_move_the_row_back(
-    listening: tuple[httpx.Client, SqliteOutcomeStore],
+    listening: tuple[httpx.Client, Ledger],
 ) -> None:
     """Webhooks can arrive out of order: "sent" after "delivered" leaves it delivered."""
     http, store = listening
@@ -112,7 +116,7 @@ def test_the_sandbox_posts_its_webhooks_to_listen(tmp_path: Path) -> None:
     box = Sandbox(story=Story(undelivered=0.0, failed=0.0, opted_out=0.0, replies=1.0,
                               stop=1.0, review=0.0))
     http = httpx.Client(transport=box.transport())
-    with SqliteOutcomeStore(tmp_path / "o.db") as store, \
+    with Ledger(tmp_path / "o.db") as store, \
             serve_listener(store, sociocs_secret="s3cret") as url:
         http.post("https://api.sociocs.com/webhook-subscriptions", headers={"apikey": "a:b"},
                   json={"platform": "campaignkit", "subscriber_reference_id": "1",
@@ -126,14 +130,14 @@ def test_the_sandbox_posts_its_webhooks_to_listen(tmp_path: Path) -> None:
                                               False)])
         assert box.advance(3600) == 3
         assert store.deliveries("c")["k"].delivery == "delivered"
-        assert list(store.suppressions()) == ["+16175551212"]
+        assert list(store.suppressed()) == ["+16175551212"]
 
 
 def test_listen_refuses_an_address_beyond_loopback_unless_asked(
     capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
     """--host 0.0.0.0 without --public: exit 2 and one sentence saying what to do."""
-    assert main(["--host", "0.0.0.0", "--store", str(tmp_path / "o.db")]) == 2
+    assert main(["--host", "0.0.0.0", "--ledger", str(tmp_path / "o.db")]) == 2
     assert capsys.readouterr().err == (
         "error: listen binds to loopback only, not '0.0.0.0': put a tunnel or reverse proxy "
         "in front of 127.0.0.1, or pass --public to listen on that address (set a secret)\n")

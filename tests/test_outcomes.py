@@ -14,11 +14,10 @@ import pytest
 import stamina
 
 from _support import Counting, fast, fast_pacer
-from campaignkit import Guardrails, Retry
+from campaignkit import Guardrails, Ledger, Retry
 from campaignkit.channels import Bird, Sociocs, TextUs
 from campaignkit.channels._base import Channel
 from campaignkit.outcomes import (
-    SqliteOutcomeStore,
     blocked_numbers,
     classify_reply,
     refresh,
@@ -67,7 +66,7 @@ def clock_of(box: Sandbox) -> Any:
 
 
 def do_refresh(results: pd.DataFrame, channel: Channel, box: Sandbox,
-               store: SqliteOutcomeStore, transport: Any = None, **options: Any) -> pd.DataFrame:
+               store: Ledger, transport: Any = None, **options: Any) -> pd.DataFrame:
     return refresh(results, channel, store=store, transport=transport or box.transport(),
                    rate=fast_pacer(), now=clock_of(box), progress=False, **options)
 
@@ -81,7 +80,7 @@ def test_refresh_reports_each_rows_fate_as_the_provider_tells_it(
     channel = CHANNELS[provider]
     results = sent(box, channel, rendered(30), tmp_path)
     box.advance(3600)
-    with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
+    with Ledger(tmp_path / "ledger.db") as store:
         out = do_refresh(results, channel, box, store)
     assert list(out.columns[-6:]) == ["delivery", "delivery_at", "error_code", "error_text",
                                       "segments_billed", "reconciled"]
@@ -108,7 +107,7 @@ def test_a_rerun_asks_only_about_rows_not_yet_final(tmp_path: Path) -> None:
     channel = CHANNELS["bird"]
     results = sent(box, channel, rendered(5), tmp_path)
     counting = Counting(box.transport())
-    with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
+    with Ledger(tmp_path / "ledger.db") as store:
         box.advance(10)
         early = do_refresh(results, channel, box, store, counting)
         box.advance(3600)
@@ -128,7 +127,7 @@ def test_sociocs_bulk_rows_are_reconciled_through_the_job_and_the_message_list(
     results = sent(box, channel, rendered(4, text="Same for all"), tmp_path, bulk=True)
     assert results["message_id"].isna().all() and results["job_id"].notna().all()
     box.advance(3600)
-    with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
+    with Ledger(tmp_path / "ledger.db") as store:
         out = do_refresh(results, channel, box, store)
     assert out["message_id"].str.startswith("MM").all()
     assert set(out["delivery"]) == {"delivered"}
@@ -146,7 +145,7 @@ def test_unknown_sociocs_rows_are_found_or_proven_absent_by_number_text_and_time
     accepted = set(box.accepted()["to"])
     was_accepted = {row: results.loc[row, "to"] in accepted for row in unknown}
     box.advance(60)
-    with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
+    with Ledger(tmp_path / "ledger.db") as store:
         first = do_refresh(results, channel, box, store, settle=300)
         box.advance(301)
         second = do_refresh(results, channel, box, store, settle=300)
@@ -187,13 +186,13 @@ def test_replies_are_matched_to_their_row_and_stop_suppresses_the_number(
     results = sent(box, channel, rendered(10), tmp_path)
     box.advance(3600)
     since = datetime.fromtimestamp(box.now() - 7200, UTC)
-    with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
+    with Ledger(tmp_path / "ledger.db") as store:
         do_refresh(results, channel, box, store)
         frame = replies(channel, since=since, store=store, transport=box.transport(),
                         rate=fast_pacer(), now=clock_of(box))
         again = replies(channel, since=since, store=store, transport=box.transport(),
                         rate=fast_pacer(), now=clock_of(box))
-        suppressed = store.suppressions()
+        suppressed = store.suppressed()
     assert list(frame.columns) == ["number", "text", "received_at", "kind", "campaign", "key",
                                    "message_id", "new", "suppressed"]
     assert len(frame) == 10
@@ -202,7 +201,7 @@ def test_replies_are_matched_to_their_row_and_stop_suppresses_the_number(
     assert set(frame["campaign"]) == {"spring"}
     stops = frame[frame["kind"] == "stop"]
     assert sorted(suppressed) == sorted(stops["number"])
-    assert {s.reason for s in suppressed.values()} == {f'replied "{t}"' for t in stops["text"]}
+    assert set(suppressed.values()) == {f'replied "{t}"' for t in stops["text"]}
     assert frame.loc[frame["kind"] == "review", "suppressed"].tolist() == [False] * int(
         (frame["kind"] == "review").sum())
     assert (frame["new"].all(), again["new"].any()) == (True, False)
@@ -214,7 +213,7 @@ def test_replies_from_textus_point_to_its_webhooks() -> None:
 
     with pytest.raises(ChannelError, match="TextUs documents no list of incoming messages"):
         replies(CHANNELS["textus"], since=datetime(2026, 1, 1, tzinfo=UTC),
-                store=SqliteOutcomeStore(":memory:"), transport=Sandbox().transport())
+                store=Ledger(":memory:"), transport=Sandbox().transport())
 
 
 @pytest.mark.parametrize("provider", ["sociocs", "textus"])
@@ -230,11 +229,11 @@ def test_blocked_numbers_are_the_ones_the_provider_reports_opted_out(
                            rate=fast_pacer()) == []
     box.advance(3600)
     found = blocked_numbers(results["to"], channel, transport=box.transport(), rate=fast_pacer())
-    with SqliteOutcomeStore(tmp_path / "outcomes.db") as store:
+    with Ledger(tmp_path / "ledger.db") as store:
         if provider == "sociocs":
             replies(channel, since=datetime.fromtimestamp(box.now() - 7200, UTC), store=store,
                     transport=box.transport(), rate=fast_pacer(), now=clock_of(box))
-            assert found == sorted(store.suppressions())
+            assert found == sorted(store.suppressed())
     truth = box.fates()
     assert found == sorted(truth.loc[truth["reply"].notna(), "to"])
     assert 0 < len(found) < 12
@@ -249,7 +248,7 @@ def test_the_store_keeps_a_final_state_against_a_late_earlier_one(tmp_path: Path
                                None, None, None, now, True)
     late = DeliveryRecord("c", "k", "+1", "m", None, now, "sent", "sent", now, None, None,
                           None, now, False)
-    with SqliteOutcomeStore(tmp_path / "o.db") as store:
+    with Ledger(tmp_path / "o.db") as store:
         assert store.save_deliveries([delivered]) == 1
         assert store.save_deliveries([late]) == 0
         assert store.save_deliveries([delivered]) == 0

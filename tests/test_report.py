@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from campaignkit.outcomes import SqliteOutcomeStore
+from campaignkit.ledger import Ledger
 from campaignkit.report import report, undelivered
 
 
@@ -30,8 +30,8 @@ def results() -> pd.DataFrame:
 
 def test_the_report_counts_each_row_once_and_breaks_failures_down() -> None:
     """Counts, failures by code (provider's words) and by country, billed vs estimated."""
-    store = SqliteOutcomeStore(":memory:")
-    store.suppress("+16175550005", 'replied "STOP"', "sociocs reply")
+    store = Ledger(":memory:")
+    store.suppress(["+16175550005"], reason='replied "STOP"', source="sociocs reply")
     found = report(results(), store=store)
     assert found.counts == {"delivered": 1, "failed": 2, "pending": 1, "opted out": 1,
                             "not sent": 1}
@@ -66,7 +66,7 @@ def test_save_writes_a_png_or_an_html_file(tmp_path: Path, name: str, magic: byt
 
 def test_undelivered_keeps_soft_failures_only() -> None:
     """30003 (unreachable) comes back; 21614 (invalid), opted-out and delivered rows do not."""
-    store = SqliteOutcomeStore(":memory:")
-    store.suppress("+16175550002", 'replied "STOP"', "sociocs reply")
+    store = Ledger(":memory:")
+    store.suppress(["+16175550002"], reason='replied "STOP"', source="sociocs reply")
     assert undelivered(results()).index.tolist() == [3]
     assert undelivered(results(), store=store).index.tolist() == []

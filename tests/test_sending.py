@@ -7,8 +7,8 @@ import base64
 import logging
 import threading
 import urllib.parse
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pandas as pd

@@ -32,7 +32,6 @@ from .guardrails._suppression import suppress
 from .ledger import Ledger, locate_ledger
 from .message import Media, Message, Template
 from .outcomes import (
-    SqliteOutcomeStore,
     blocked_numbers,
     refresh,
     refresh_async,
@@ -100,7 +99,6 @@ __all__ = [
     "SendError",
     "SendPlan",
     "Sociocs",
-    "SqliteOutcomeStore",
     "Story",
     "Suppression",
     "Template",

@@ -1,4 +1,5 @@
-"""The ``campaignkit`` command: demo, init, preview, send, ledger, sandbox.
+"""The ``campaignkit`` command: demo, init, preview, send, refresh, replies, report, ledger,
+listen, sandbox.
 
 Safe by default (mailmerge): ``send`` is a dry run through the embedded sandbox unless
 ``--live`` is given; a live send shows what it will do (messages, segments, cost, host and
@@ -290,6 +291,92 @@ def _send(args: argparse.Namespace) -> int:
     )
 
 
+# -- after the send: refresh, replies, report ----------------------------------------------
+
+def _campaign_results(campaign: Campaign, results_path: Path) -> pd.DataFrame:
+    """The results file of the last run, typed back, with the campaign and ledger it names."""
+    shown = _read_results(results_path)
+    if shown is None or "status" not in shown.columns:
+        raise DataError(f"{results_path}: no results file yet; send the campaign first "
+                        "(campaignkit send CAMPAIGN.toml --live)")
+    index_name = shown.columns[0]
+    shown = shown.set_index(index_name)
+    shown.index = pd.Index([_row_label(v) for v in shown.index], name=index_name)
+    for column in ("sent_at", "sendable_at", "delivery_at"):
+        if column in shown.columns:
+            shown[column] = pd.to_datetime(shown[column], utc=True, format="ISO8601")
+    channel = campaign.channel()
+    path = locate_ledger()
+    shown.attrs = {"campaign": campaign.send.campaign, "mode": "live",
+                   "ledger": str(sandbox_ledger_path(path) if is_sandbox(channel) else path)}
+    return shown
+
+
+def _row_label(value: object) -> object:
+    try:
+        return int(str(value))
+    except ValueError:
+        return value
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from .outcomes import refresh
+    from .report import report
+
+    campaign = load_campaign(args.campaign)
+    path = (Path(args.results) if args.results
+            else campaign.resolve(campaign.send.results, "[send] results"))
+    results = _campaign_results(campaign, path)
+    refreshed = refresh(results, campaign.channel())
+    save_results(refreshed, path)
+    counts = report(refreshed).counts
+    _say("delivery: " + ", ".join(f"{n} {what}" for what, n in counts.items() if n))
+    _say(f"results written to {path} (columns delivery, delivery_at, error_code, error_text)")
+    failed = refreshed.attrs.get("refresh_errors") or []
+    for line in failed[:5]:
+        _say(f"  not read: {line}")
+    return 1 if failed else 0
+
+
+def _replies(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from .outcomes import replies
+
+    campaign = load_campaign(args.campaign)
+    since = datetime.now(UTC) - timedelta(days=args.days)
+    found = replies(campaign.channel(), since=since)
+    for row in found.itertuples(index=False):
+        mark = {"stop": "STOP: suppressed", "review": "review: looks like an opt-out"}.get(
+            row.kind, "reply")
+        _say(f"{row.received_at:%Y-%m-%d %H:%M} {row.number} ({mark}): {row.text}")
+    stops = int(found["suppressed"].sum())
+    _say(f"{len(found)} replies since {since:%Y-%m-%d %H:%M} UTC; {stops} opted out and are "
+         "suppressed in the ledger (no campaign texts them again)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import report
+
+    campaign = load_campaign(args.campaign)
+    path = (Path(args.results) if args.results
+            else campaign.resolve(campaign.send.results, "[send] results"))
+    results = _campaign_results(campaign, path)
+    with Ledger(results.attrs["ledger"]) as ledger:
+        made = report(results, store=ledger)
+    target = made.save(Path(args.out))
+    _say("report: " + ", ".join(f"{n} {what}" for what, n in made.counts.items() if n))
+    _say(f"report written to {target.resolve()}")
+    return 0
+
+
+def _listen(argv: list[str]) -> int:
+    from .listen import main as listen_main
+
+    return listen_main(argv, prog="campaignkit listen")
+
+
 # -- campaignkit ledger ------------------------------------------------------------------------
 
 def _ledger_path(args: argparse.Namespace) -> Path:
@@ -438,6 +525,25 @@ def _parser() -> argparse.ArgumentParser:
     snd.add_argument("--results", default=None, help="results sheet (.xlsx or .csv)")
     snd.set_defaults(run=_send)
 
+    ref = sub.add_parser("refresh", help="ask the provider what became of each sent message")
+    ref.add_argument("campaign", help="the campaign TOML file")
+    ref.add_argument("--results", default=None, help="the results sheet (default: the file's)")
+    ref.set_defaults(run=_refresh)
+
+    rep = sub.add_parser("replies", help="read replies; STOP suppresses the number")
+    rep.add_argument("campaign", help="the campaign TOML file")
+    rep.add_argument("--days", type=_positive, default=7.0, help="how far back (default 7)")
+    rep.set_defaults(run=_replies)
+
+    rpt = sub.add_parser("report", help="write the morning-after report (.html or .png)")
+    rpt.add_argument("campaign", help="the campaign TOML file")
+    rpt.add_argument("--results", default=None, help="the results sheet (default: the file's)")
+    rpt.add_argument("--out", default="report.html", help="report.html (default) or a .png")
+    rpt.set_defaults(run=_report)
+
+    sub.add_parser("listen", help="receive delivery and reply webhooks into the ledger "
+                                  "(see --help)")
+
     led = sub.add_parser("ledger", help="where every send is recorded: list, show, resolve, "
                                         "back up")
     led.add_argument("--ledger", default=None, help="another ledger file (default: "
@@ -479,7 +585,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_DELEGATED: dict[str, Callable[[list[str]], int]] = {}
+_DELEGATED: dict[str, Callable[[list[str]], int]] = {"listen": _listen}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

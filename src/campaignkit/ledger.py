@@ -21,7 +21,8 @@ losses and duplicates to zero (docs/reliability.md#the-ledger). Row states (``st
 
 What the ledger holds besides: the campaigns' fingerprints (a changed message under the
 same name is refused), the numbers never to text again (`Ledger.suppress`), each row's
-segments and estimated cost (budgets are per campaign, across runs), and one *claim* per
+segments and estimated cost (budgets are per campaign, across runs), what happened after
+the send (deliveries and replies, `campaignkit.refresh`), and one *claim* per
 campaign being sent: an OS-level file lock held for the whole run (a paused process keeps
 it; a dead one loses it at once) plus a fencing token checked in the same transaction as
 every intent, so a process that lost its claim can never write an intent, hence never send.
@@ -60,6 +61,7 @@ import platformdirs
 from filelock import FileLock, Timeout
 
 from ._errors import CampaignChanged, CampaignLocked, ClaimLost, LedgerError, SendError
+from ._store import OUTCOME_SCHEMA, OutcomeTables
 
 __all__ = [
     "COUNTED",
@@ -84,8 +86,9 @@ ENV_VAR = "CAMPAIGNKIT_LEDGER"
 #: statuses that mean "this message may have reached the person": never sent again, and
 #: counted by frequency caps and budgets
 COUNTED = ("sent", "pending", "unknown")
-#: the schema this code writes (PRAGMA user_version); 0 is a journal of campaignkit 0.1
-SCHEMA_VERSION = 2
+#: the schema this code writes (PRAGMA user_version); 0 is a journal of campaignkit 0.1,
+#: 3 added what happened after the send (deliveries, replies)
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -413,7 +416,7 @@ class Claim:
         return f"Claim({self.campaign!r})"
 
 
-class Ledger:
+class Ledger(OutcomeTables):
     """The SQLite ledger of every campaign (see the module docstring).
 
     Parameters
@@ -482,7 +485,7 @@ class Ledger:
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                _script(db, _SCHEMA)
+                _script(db, _SCHEMA + OUTCOME_SCHEMA)
                 columns = {r[1] for r in db.execute("PRAGMA table_info(rows)")}
                 for name, kind in _ADDED_COLUMNS:
                     if name not in columns:

@@ -1,4 +1,4 @@
-"""``campaignkit listen``: receive the providers' webhooks into the outcome store.
+"""``campaignkit listen``: receive the providers' webhooks into the ledger.
 
 A small ASGI app served by uvicorn. ``POST /sociocs`` takes Sociocs's status updates and
 incoming messages (docs.sociocs.com/api/webhooks/introduction), ``POST /textus`` TextUs's
@@ -32,7 +32,8 @@ import uvicorn
 from ._errors import CampaignError
 from .channels import Sociocs, TextUs
 from .channels._outcomes import FINAL, Delivery, Inbound, signature_matches
-from .outcomes import OutcomeStore, SqliteOutcomeStore, record_replies
+from .ledger import Ledger, locate_ledger, sandbox_ledger_path
+from .outcomes import OutcomeStore, record_replies
 
 __all__ = ["listen_app", "main", "serve_listener"]
 
@@ -189,13 +190,16 @@ def serve_listener(
 def build_parser(prog: str = "campaignkit listen") -> argparse.ArgumentParser:
     """The options of ``campaignkit listen``."""
     parser = argparse.ArgumentParser(
-        prog=prog, description="Receive Sociocs and TextUs webhooks into the outcome store.")
+        prog=prog, description="Receive Sociocs and TextUs webhooks into the ledger.")
     parser.add_argument("--port", type=int, default=8010, help="port (default 8010)")
     parser.add_argument("--host", default="127.0.0.1", help="address (loopback by default)")
     parser.add_argument("--public", action="store_true",
                         help="allow an address beyond loopback (set the secrets too)")
-    parser.add_argument("--store", default="campaignkit-outcomes.db",
-                        help="the SQLite outcome store (default ./campaignkit-outcomes.db)")
+    parser.add_argument("--ledger", default=None,
+                        help="the ledger file (default: $CAMPAIGNKIT_LEDGER, else the per-user "
+                             "one)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="the ledger of live sends to the sandbox on loopback")
     parser.add_argument("--sociocs-secret-env", default="CAMPAIGNKIT_SOCIOCS_WEBHOOK_SECRET",
                         metavar="VAR", help="environment variable holding the Sociocs secret")
     parser.add_argument("--textus-secret-env", default="CAMPAIGNKIT_TEXTUS_WEBHOOK_SECRET",
@@ -220,9 +224,12 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         return 2
     unsigned = [name for name, secret in (("Sociocs", sociocs_secret),
                                           ("TextUs", textus_secret)) if not secret]
-    with SqliteOutcomeStore(args.store) as store:
-        print(f"campaignkit listen on {_url(sock)} (POST /sociocs, /textus) into {args.store}"
-              " (Ctrl+C to stop)", flush=True)
+    path = locate_ledger(args.ledger)
+    if args.sandbox:
+        path = sandbox_ledger_path(path)
+    with Ledger(path) as store:
+        print(f"campaignkit listen on {_url(sock)} (POST /sociocs, /textus) into the ledger "
+              f"{path} (Ctrl+C to stop)", flush=True)
         if unsigned:
             print(f"warning: no secret for {' and '.join(unsigned)}: unsigned bodies are "
                   f"accepted (set ${args.sociocs_secret_env} / ${args.textus_secret_env})",

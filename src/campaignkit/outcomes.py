@@ -4,7 +4,8 @@
 paced within the provider's documented read limits, and returns the frame with ``delivery``
 (the vocabulary of `campaignkit.channels._outcomes`), ``delivery_at``, ``error_code``,
 ``error_text``, ``segments_billed`` (Bird's ``parts``) and ``reconciled``. What it learns
-goes into an `OutcomeStore`, so a re-run hours later asks only about rows not yet final.
+goes into the ledger (an `OutcomeStore`), so a re-run hours later asks only about rows not
+yet final.
 
 How each provider is asked:
 
@@ -20,10 +21,11 @@ How each provider is asked:
 An ``unknown`` row found at the provider becomes ``sent`` (``reconciled="found"``). One the
 list proves absent twice, ``settle`` seconds apart (a list lags its writes), is marked
 ``reconciled="absent"`` and stays ``unknown``: resending it is an explicit decision, never
-refresh's (``Journal(path).resolve(campaign, keys, "resend")``).
+refresh's (``campaignkit ledger resolve CAMPAIGN KEYS --as resend``).
 
 `replies` reads incoming messages; the carriers' opt-out keywords suppress the number in
-the store at once, and longer texts that look like opt-outs are flagged for review.
+the ledger at once (the next campaign sends them nothing), and longer texts that look
+like opt-outs are flagged for review.
 `blocked_numbers` asks the provider's own opt-out lookup before a live send.
 """
 
@@ -33,13 +35,10 @@ import asyncio
 import contextlib
 import math
 import re
-import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -48,6 +47,7 @@ from tqdm.auto import tqdm
 from ._errors import ChannelError
 from ._loop import run_blocking
 from ._pacer import CATCH_UP, TOLERANCE, Pacer
+from ._store import DeliveryRecord, OutcomeStore, ReplyKind, ReplyRecord, _iso
 from .channels import Bird, Sociocs, TextUs
 from .channels._base import Channel
 from .channels._outcomes import FINAL, Delivery, Inbound, ReadFailed
@@ -58,8 +58,6 @@ __all__ = [
     "DeliveryRecord",
     "OutcomeStore",
     "ReplyRecord",
-    "SqliteOutcomeStore",
-    "Suppression",
     "blocked_numbers",
     "blocked_numbers_async",
     "classify_reply",
@@ -79,7 +77,6 @@ _LOOKS_LIKE_OPT_OUT = re.compile(
     r"do not (text|message|contact)|don'?t (text|message|contact)|no more (texts|messages))\b",
     re.IGNORECASE,
 )
-ReplyKind = Literal["stop", "review", "reply"]
 
 #: columns `refresh` adds, in order
 OUTCOME_COLUMNS = ("delivery", "delivery_at", "error_code", "error_text", "segments_billed",
@@ -100,311 +97,25 @@ def classify_reply(text: str | None) -> ReplyKind:
     return "review" if _LOOKS_LIKE_OPT_OUT.search(text) else "reply"
 
 
-# -- the store ------------------------------------------------------------------------
+# -- the store: the ledger -------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
-    """What is known of one row's message (one row of the ``delivery`` table)."""
+@contextlib.contextmanager
+def _opened(store: OutcomeStore | None, channel: Channel,
+            results: pd.DataFrame | None = None) -> Iterator[OutcomeStore]:
+    """``store``, or the ledger the sends went to (the results' own, else the one `send`
+    finds for ``channel``: the sandbox's beside it for a loopback ``base_url``)."""
+    if store is not None:
+        yield store
+        return
+    from .ledger import Ledger, locate_ledger, sandbox_ledger_path
+    from .sending import is_sandbox
 
-    campaign: str
-    key: str
-    to: str | None
-    message_id: str | None
-    job_id: str | None
-    sent_at: datetime | None
-    delivery: str | None
-    provider_status: str | None
-    delivery_at: datetime | None
-    error_code: str | None
-    error_text: str | None
-    segments_billed: int | None
-    checked_at: datetime
-    final: bool
-    reconciled: str | None = None  # "found" | "absent" | "absent-once" | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyRecord:
-    """One incoming message (one row of the ``reply`` table)."""
-
-    provider_id: str
-    provider: str
-    number: str
-    text: str | None
-    received_at: datetime | None
-    kind: ReplyKind
-    campaign: str | None = None
-    key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    """One suppressed number (one row of the ``suppression`` table)."""
-
-    number: str
-    reason: str
-    source: str
-    added_at: datetime
-
-
-class OutcomeStore(Protocol):
-    """Where outcomes persist: the per-user ledger implements the same methods.
-
-    Writes are idempotent: saving the same delivery, reply or suppression again changes
-    nothing (a replayed webhook, a re-run refresh).
-    """
-
-    def deliveries(self, campaign: str) -> dict[str, DeliveryRecord]:
-        """Every delivery record of ``campaign``, by row key."""
-        ...
-
-    def delivery_by_message_id(self, message_id: str) -> DeliveryRecord | None:
-        """The record of the message with this provider id (a webhook names only that)."""
-        ...
-
-    def save_deliveries(self, records: Sequence[DeliveryRecord]) -> int:
-        """Upsert by (campaign, key); never replace a final state by an earlier one.
-
-        Returns how many records changed (a record equal but for ``checked_at`` is not).
-        """
-        ...
-
-    def save_replies(self, replies: Sequence[ReplyRecord]) -> list[ReplyRecord]:
-        """Insert replies not yet stored (by ``provider_id``); returns the new ones."""
-        ...
-
-    def replies(self, since: datetime | None = None) -> list[ReplyRecord]:
-        """Stored replies received at or after ``since``, oldest first."""
-        ...
-
-    def last_sent_to(self, number: str, before: datetime | None) -> tuple[str, str] | None:
-        """(campaign, key) of the latest message sent to ``number`` before ``before``."""
-        ...
-
-    def suppress(self, number: str, reason: str, source: str) -> bool:
-        """Suppress ``number``; False when it already was (the first reason stays)."""
-        ...
-
-    def suppressions(self) -> dict[str, Suppression]:
-        """Every suppressed number."""
-        ...
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS delivery (
-    campaign        TEXT NOT NULL,
-    key             TEXT NOT NULL,
-    "to"            TEXT,
-    message_id      TEXT,
-    job_id          TEXT,
-    sent_at         TEXT,
-    delivery        TEXT,
-    provider_status TEXT,
-    delivery_at     TEXT,
-    error_code      TEXT,
-    error_text      TEXT,
-    segments_billed INTEGER,
-    checked_at      TEXT NOT NULL,
-    final           INTEGER NOT NULL DEFAULT 0,
-    reconciled      TEXT,
-    PRIMARY KEY (campaign, key)
-);
-CREATE INDEX IF NOT EXISTS delivery_message_id ON delivery (message_id);
-CREATE INDEX IF NOT EXISTS delivery_to ON delivery ("to", sent_at);
-CREATE TABLE IF NOT EXISTS reply (
-    provider_id TEXT PRIMARY KEY,
-    provider    TEXT NOT NULL,
-    number      TEXT NOT NULL,
-    text        TEXT,
-    received_at TEXT,
-    kind        TEXT NOT NULL,
-    campaign    TEXT,
-    key         TEXT
-);
-CREATE INDEX IF NOT EXISTS reply_received_at ON reply (received_at);
-CREATE TABLE IF NOT EXISTS suppression (
-    number   TEXT PRIMARY KEY,
-    reason   TEXT NOT NULL,
-    source   TEXT NOT NULL,
-    added_at TEXT NOT NULL
-);
-"""
-_DELIVERY_COLUMNS = ("campaign", "key", "to", "message_id", "job_id", "sent_at", "delivery",
-                     "provider_status", "delivery_at", "error_code", "error_text",
-                     "segments_billed", "checked_at", "final", "reconciled")
-_ORDER = {"queued": 0, "sent": 1, "unknown": 1, "delivered": 2, "read": 3, "undelivered": 2,
-          "failed": 2}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _dt(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-class SqliteOutcomeStore:
-    """`OutcomeStore` in one SQLite file (WAL): tables ``delivery``, ``reply``, ``suppression``.
-
-    Parameters
-    ----------
-    path
-        The database file (created with its tables), or ``":memory:"``.
-
-    Examples
-    --------
-    >>> store = SqliteOutcomeStore(":memory:")
-    >>> store.suppress("+16175551212", 'replied "STOP"', "sociocs reply")
-    True
-    >>> list(store.suppressions())
-    ['+16175551212']
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = path if path == ":memory:" else Path(path)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        with self._lock:
-            if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-
-    def __repr__(self) -> str:
-        return f"SqliteOutcomeStore({str(self.path)!r})"
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteOutcomeStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- deliveries --------------------------------------------------------------------
-
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> DeliveryRecord:
-        item = dict(zip(_DELIVERY_COLUMNS, row, strict=True))
-        for name in ("sent_at", "delivery_at", "checked_at"):
-            item[name] = _dt(item[name])
-        item["final"] = bool(item["final"])
-        return DeliveryRecord(**item)
-
-    def _select(self, where: str, params: Sequence[Any]) -> list[DeliveryRecord]:
-        columns = ", ".join(f'"{c}"' for c in _DELIVERY_COLUMNS)
-        with self._lock:
-            rows = self._conn.execute(f"SELECT {columns} FROM delivery WHERE {where}",
-                                      tuple(params)).fetchall()
-        return [self._record(r) for r in rows]
-
-    def deliveries(self, campaign: str) -> dict[str, DeliveryRecord]:
-        """Every delivery record of ``campaign``, by row key."""
-        return {r.key: r for r in self._select("campaign = ?", (campaign,))}
-
-    def delivery_by_message_id(self, message_id: str) -> DeliveryRecord | None:
-        """The record of the message with this provider id."""
-        found = self._select("message_id = ?", (message_id,))
-        return found[0] if found else None
-
-    def save_deliveries(self, records: Sequence[DeliveryRecord]) -> int:
-        """Upsert by (campaign, key), never moving a final state back; count the changes."""
-        changed = 0
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for record in records:
-                    old = self._conn.execute(
-                        'SELECT ' + ", ".join(f'"{c}"' for c in _DELIVERY_COLUMNS)
-                        + " FROM delivery WHERE campaign = ? AND key = ?",
-                        (record.campaign, record.key)).fetchone()
-                    if old is not None:
-                        before = self._record(old)
-                        if before.final and not record.final:
-                            continue  # a late or replayed "sent" after "delivered"
-                        if replace(before, checked_at=record.checked_at) == record:
-                            continue
-                    values = [getattr(record, c) for c in _DELIVERY_COLUMNS]
-                    values = [_iso(v) if isinstance(v, datetime) else v for v in values]
-                    values[_DELIVERY_COLUMNS.index("final")] = int(record.final)
-                    marks = ", ".join("?" * len(_DELIVERY_COLUMNS))
-                    columns = ", ".join(f'"{c}"' for c in _DELIVERY_COLUMNS)
-                    self._conn.execute(
-                        f"INSERT OR REPLACE INTO delivery ({columns}) VALUES ({marks})", values)
-                    changed += 1
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-        return changed
-
-    def last_sent_to(self, number: str, before: datetime | None) -> tuple[str, str] | None:
-        """(campaign, key) of the latest message sent to ``number`` before ``before``."""
-        sql = 'SELECT campaign, key FROM delivery WHERE "to" = ? AND sent_at IS NOT NULL'
-        params: list[Any] = [number]
-        if before is not None:
-            sql += " AND sent_at <= ?"
-            params.append(_iso(before))
-        with self._lock:
-            row = self._conn.execute(sql + " ORDER BY sent_at DESC LIMIT 1", params).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    # -- replies -----------------------------------------------------------------------
-
-    def save_replies(self, replies: Sequence[ReplyRecord]) -> list[ReplyRecord]:
-        """Insert replies not stored yet (by ``provider_id``); returns the new ones."""
-        new = []
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for r in replies:
-                    cursor = self._conn.execute(
-                        "INSERT OR IGNORE INTO reply (provider_id, provider, number, text, "
-                        "received_at, kind, campaign, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (r.provider_id, r.provider, r.number, r.text, _iso(r.received_at),
-                         r.kind, r.campaign, r.key))
-                    if cursor.rowcount:
-                        new.append(r)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-        return new
-
-    def replies(self, since: datetime | None = None) -> list[ReplyRecord]:
-        """Stored replies received at or after ``since``, oldest first."""
-        sql = ("SELECT provider_id, provider, number, text, received_at, kind, campaign, key "
-               "FROM reply")
-        params: tuple[Any, ...] = ()
-        if since is not None:
-            sql += " WHERE received_at >= ?"
-            params = (_iso(since),)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY received_at, provider_id",
-                                      params).fetchall()
-        return [ReplyRecord(r[0], r[1], r[2], r[3], _dt(r[4]), r[5], r[6], r[7]) for r in rows]
-
-    # -- suppressions ------------------------------------------------------------------
-
-    def suppress(self, number: str, reason: str, source: str) -> bool:
-        """Suppress ``number``; False when it already was (the first reason stays)."""
-        with self._lock:
-            cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO suppression (number, reason, source, added_at) "
-                "VALUES (?, ?, ?, ?)", (number, reason, source, _iso(datetime.now(UTC))))
-        return bool(cursor.rowcount)
-
-    def suppressions(self) -> dict[str, Suppression]:
-        """Every suppressed number."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT number, reason, source, added_at FROM suppression ORDER BY number"
-            ).fetchall()
-        return {r[0]: Suppression(r[0], r[1], r[2], _dt(r[3]) or datetime.now(UTC))
-                for r in rows}
+    named = None if results is None else results.attrs.get("ledger")
+    path = locate_ledger(named) if named else locate_ledger()
+    if not named and is_sandbox(channel):
+        path = sandbox_ledger_path(path)
+    with Ledger(path) as ledger:
+        yield ledger
 
 
 # -- pacing and reading ---------------------------------------------------------------
@@ -538,7 +249,7 @@ async def refresh_async(
     results: pd.DataFrame,
     channel: Channel,
     *,
-    store: OutcomeStore,
+    store: OutcomeStore | None = None,
     rate: float | Pacer | None = None,
     concurrency: int = 8,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -555,6 +266,18 @@ async def refresh_async(
         raise ChannelError(
             'refresh needs the results frame of send (its attrs["campaign"] names the campaign): '
             "pass the frame send returned")
+    with _opened(store, channel, results) as opened:
+        return await _refresh(results, channel, str(campaign), opened, rate=rate,
+                              concurrency=concurrency, transport=transport, live=live, now=now,
+                              settle=settle, progress=progress, max_attempts=max_attempts,
+                              timeout=timeout)
+
+
+async def _refresh(results: pd.DataFrame, channel: Channel, campaign: str, store: OutcomeStore,
+                   *, rate: float | Pacer | None, concurrency: int,
+                   transport: httpx.AsyncBaseTransport | None, live: bool,
+                   now: Callable[[], datetime] | None, settle: float, progress: bool,
+                   max_attempts: int, timeout: httpx.Timeout) -> pd.DataFrame:
     clock = now or (lambda: datetime.now(UTC))
     known = store.deliveries(str(campaign))
     rows = [
@@ -753,7 +476,7 @@ def refresh(
     results: pd.DataFrame,
     channel: Channel,
     *,
-    store: OutcomeStore,
+    store: OutcomeStore | None = None,
     rate: float | Pacer | None = None,
     concurrency: int = 8,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -774,7 +497,7 @@ def refresh(
     channel:
         The channel it was sent through (its ``base_url`` and credentials are used to read).
     store:
-        Where outcomes persist (`SqliteOutcomeStore`, or the ledger): a row already final
+        Where outcomes persist; default the ledger the sends went to. A row already final
         there is not asked about again.
     rate:
         The most reads in any one second (default `default_read_rate`, under the provider's
@@ -816,7 +539,7 @@ async def replies_async(
     channel: Channel,
     *,
     since: datetime,
-    store: OutcomeStore,
+    store: OutcomeStore | None = None,
     rate: float | Pacer | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     now: Callable[[], datetime] | None = None,
@@ -851,7 +574,8 @@ async def replies_async(
                 "them as message.received webhooks (campaignkit listen), and check opt-outs "
                 "with blocked_numbers()")
     found = [m for m in found if m.at is None or m.at >= since]
-    return record_replies(found, channel.provider, store)
+    with _opened(store, channel) as opened:
+        return record_replies(found, channel.provider, opened)
 
 
 def record_replies(found: Sequence[Inbound], provider: str, store: OutcomeStore
@@ -873,7 +597,8 @@ def record_replies(found: Sequence[Inbound], provider: str, store: OutcomeStore
     for record in records:
         done = False
         if record.kind == "stop":
-            store.suppress(record.number, f'replied "{record.text}"', f"{provider} reply")
+            store.suppress([record.number], reason=f'replied "{record.text}"',
+                           source=f"{provider} reply")
             done = True
         suppressed.append(done)
     frame = pd.DataFrame({
@@ -896,7 +621,7 @@ def replies(
     channel: Channel,
     *,
     since: datetime,
-    store: OutcomeStore,
+    store: OutcomeStore | None = None,
     rate: float | Pacer | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     now: Callable[[], datetime] | None = None,

@@ -202,7 +202,7 @@ def report(
     ``failed`` (undelivered, failed, or refused at send), ``pending`` (sent or unknown, no
     final state yet) or ``not sent`` (skipped, waiting, held back).
     """
-    opted: set[str] = set() if store is None else set(store.suppressions())
+    opted: set[str] = set() if store is None else set(store.suppressed())
     if replies is not None and "kind" in replies.columns:
         opted |= set(replies.loc[replies["kind"] == "stop", "number"])
     outcome = _outcome(results, opted)
@@ -254,7 +254,7 @@ def undelivered(
     out, and so is every number the store suppresses. The frame keeps the sheet's columns and
     index, ready for ``render`` (``results.pipe(ck.undelivered)``).
     """
-    opted = set() if store is None else set(store.suppressions())
+    opted = set() if store is None else set(store.suppressed())
     codes = _column(results, "error_code").astype(object)
     outcome = _outcome(results, opted)
     keep = (outcome == "failed") & ~codes.isin(set(hard))
