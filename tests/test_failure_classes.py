@@ -68,7 +68,7 @@ def _run(provider: str, sandbox: Sandbox, tmp_path, secret: str = "good-secret",
     results = send(
         _frame(), CHANNELS[provider](secret), campaign="spring", live=True,
         ledger=tmp_path / "ledger.db", transport=counting, progress=False, pacing=_pacing(),
-        guardrails=Guardrails(quiet_hours=None), retry=retry,
+        guardrails=Guardrails(quiet_hours=None, provider_opt_outs=False), retry=retry,
     )
     return results, counting.methods
 
@@ -170,7 +170,7 @@ def _mock_run(provider: str, status: int, body: bytes, tmp_path):
     results = send(
         _frame(), CHANNELS[provider]("good-secret"), campaign="spring", live=True,
         ledger=tmp_path / "ledger.db", transport=httpx.MockTransport(answer), progress=False,
-        pacing=_pacing(), guardrails=Guardrails(quiet_hours=None),
+        pacing=_pacing(), guardrails=Guardrails(quiet_hours=None, provider_opt_outs=False),
     )
     return results, calls
 

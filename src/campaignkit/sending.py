@@ -328,6 +328,14 @@ async def send_async(
         }
         for warning in decisions.warnings:
             logger.warning("%s", warning)
+        if live and guard.provider_opt_outs and decisions.order:
+            if await _provider_opt_outs(books.book, channel, frame, decisions, transport,
+                                        retry, pacing):
+                decisions = decide(frame, channel, campaign=campaign,
+                                   history=books.history(campaign, guard, moment),
+                                   guardrails=guard, key=key, limit=limit, resend=resend,
+                                   rate=pacing.rate_for(channel), now=moment)
+                attrs["warnings"] = decisions.warnings
         if decisions.refusal is not None:
             decisions.refusal.results = build_results(frame, decisions, {}, {}, attrs)
             raise decisions.refusal
@@ -353,6 +361,44 @@ async def send_async(
         return results
     finally:
         books.close()
+
+
+async def _provider_opt_outs(book: Ledger, channel: Channel, frame: pd.DataFrame,
+                             decisions: Decisions, transport: Any, retry: Retry,
+                             pacing: Pacing) -> int:
+    """Stage: ask the provider which going numbers it reports opted out or blocked; suppress
+    them in the ledger (every campaign then holds them back). Returns how many were new.
+
+    TextUs answers 50 numbers a request, so every number is asked; Sociocs one number a
+    request, so a sample of `OPT_OUT_SAMPLE` (the rest rely on the ledger's list, which
+    grows with every refusal and STOP reply); Bird documents no lookup.
+    """
+    from .channels import Sociocs, TextUs
+    from .guardrails._core import OPT_OUT_SAMPLE
+    from .outcomes import blocked_numbers_async, default_read_rate
+
+    if not isinstance(channel, Sociocs | TextUs):
+        return 0
+    to = frame["to"].tolist()
+    going = sorted({to[i] for i in decisions.order if isinstance(to[i], str) and to[i]})
+    if isinstance(channel, Sociocs):
+        going = going[:: max(1, len(going) // OPT_OUT_SAMPLE)][:OPT_OUT_SAMPLE]
+    try:
+        # At the campaign's own request rate, under the provider's documented read limit.
+        reads: float | Pacer = min(default_read_rate(channel), pacing.rate_for(channel)) \
+            if isinstance(channel, TextUs) else pacing.rate_for(channel)
+        if pacing.clock is not None and pacing.sleep is not None:  # the caller's clock
+            reads = Pacer(reads, clock=pacing.clock, sleep=pacing.sleep)
+        found = await blocked_numbers_async(going, channel, transport=transport, rate=reads,
+                                            timeout=retry.timeout)
+    except (httpx.HTTPError, CampaignError) as exc:
+        logger.warning("the provider's opt-out list could not be read (%s): sending with "
+                       "the ledger's list only", channel.redact(str(exc)))
+        return 0
+    if not found:
+        return 0
+    return book.suppress(found, reason=f"{channel.label} reports the number opted out or "
+                                       "blocked", source=channel.provider)
 
 
 def _stale_to_unknown(book: Ledger, campaign: str, decisions: Decisions) -> None:

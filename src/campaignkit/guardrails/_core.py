@@ -9,7 +9,10 @@ from ._cap import FrequencyCap
 from ._quiet import QuietHours
 from ._suppression import Suppression
 
-__all__ = ["Guardrails"]
+__all__ = ["OPT_OUT_SAMPLE", "Guardrails"]
+
+#: numbers of a live Sociocs send checked with the provider's one-number opt-out lookup
+OPT_OUT_SAMPLE = 50
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class Guardrails:
     quiet_hours: QuietHours | None = field(default_factory=QuietHours)
     budget: Budget | None = None
     frequency_cap: FrequencyCap | None = None
+    #: before a live send, ask the provider which numbers it reports opted out or blocked
+    #: (TextUs: every number, 50 a request; Sociocs: a sample of `OPT_OUT_SAMPLE`, one
+    #: request each; Bird has no lookup) and suppress them in the ledger
+    provider_opt_outs: bool = True
 
     def __post_init__(self) -> None:
         for name, kind in (("suppression", Suppression), ("quiet_hours", QuietHours),
@@ -49,4 +56,6 @@ class Guardrails:
             ("suppression", self.suppression), ("quiet_hours", self.quiet_hours),
             ("budget", self.budget), ("frequency_cap", self.frequency_cap),
         ) if value is not None or name == "quiet_hours"]
+        if not self.provider_opt_outs:
+            parts.append("provider_opt_outs=False")
         return f"Guardrails({', '.join(parts)})"
