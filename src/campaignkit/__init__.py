@@ -30,7 +30,7 @@ from .sandbox import Faults, Sandbox, SandboxCredentials
 from .sending import send, send_async
 from .summaries import summary
 from .templating import render
-from .widgets import Composer
+from .composer import Composer
 
 __all__ = [
     "AuthFailed",
