@@ -19,6 +19,7 @@ from ._errors import (
     TemplateError,
 )
 from .channels import Bird, ContactSaving, Sociocs, TextUs
+from .composer import Composer
 from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, SendPlan, Suppression, plan
 from .journal import Journal
 from .message import Media, Message, Template
@@ -30,7 +31,6 @@ from .sandbox import Faults, Sandbox, SandboxCredentials
 from .sending import send, send_async
 from .summaries import summary
 from .templating import render
-from .composer import Composer
 
 __all__ = [
     "AuthFailed",
