@@ -1292,7 +1292,7 @@ def _template_error(error: BaseException, text: str) -> str:
                     "default, …) or date")
     lineno = getattr(error, "lineno", None)
     where = f" on line {lineno}" if isinstance(lineno, int) and "on line" not in message else ""
-    return plain(f"{message.rstrip('.')}{where}")
+    return plain(f"{message.rstrip('.')}{where}" if where else message)
 
 
 def _unmatched(problem: str, text: str) -> str:

@@ -19,6 +19,7 @@ _CONNECT = (
     (re.compile(r"name resolution|name or service not known|nodename nor servname|"
                 r"getaddrinfo|no address associated", re.I), "DNS failed"),
     (re.compile(r"connection refused|errno 111\b|errno 61\b", re.I), "connection refused"),
+    (re.compile(r"all connection attempts failed", re.I), "connection failed"),
     (re.compile(r"network is unreachable|no route to host", re.I), "no route to it"),
     (re.compile(r"connecttimeout|connect timeout|timed out while connecting", re.I),
      "no answer in time"),
