@@ -6,7 +6,6 @@ import ast
 import asyncio
 import io
 import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 import stamina
 
-from campaignkit.composer import ComposerState, Condition, Settings
+from campaignkit.composer import ComposerState, Condition
 from campaignkit.composer._words import plain
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -70,8 +70,8 @@ def _every_widget_state() -> str:
 # -- pure HTML pieces ---------------------------------------------------------------------------
 
 
-VIEW = RowView(label=4, position=3, rows=64, to="+491512345670", text="Hi Zoë <b>", encoding="UCS-2",
-               segments=1, characters=10, culprits=("ë",), swaps=(), problems=("row 4: x",),
+VIEW = RowView(label=4, position=3, rows=64, to="+491512345670", text="Hi Zoë <b>",
+               encoding="UCS-2", segments=1, characters=10, culprits=("ë",), swaps=(), problems=("row 4: x",),
                request=None, request_note="", whatsapp=False, template=None)
 
 

@@ -16,6 +16,8 @@ from ._state import ComposerState, Topic
 
 __all__ = ["GuardrailsPanel"]
 
+_LABEL = {"description_width": "initial"}
+
 
 class GuardrailsPanel:
     """Binds the guardrail controls to the state's `Settings` and price table."""
@@ -24,21 +26,22 @@ class GuardrailsPanel:
         self.state = state
         s = state.settings
         self.quiet = css(W.Checkbox(value=s.quiet_hours, indent=False,
+                                    layout=W.Layout(width="auto"),
                                     description="Quiet hours (recipient's local time)"),
                          "ck-quiet")
         self.start = css(W.Text(value=f"{s.start:%H:%M}", description="from",
-                                continuous_update=False, layout=W.Layout(width="9em")),
-                         "ck-quiet-start")
+                                continuous_update=False, style=_LABEL,
+                                layout=W.Layout(width="8em")), "ck-quiet-start")
         self.end = css(W.Text(value=f"{s.end:%H:%M}", description="to",
-                              continuous_update=False, layout=W.Layout(width="9em")),
-                       "ck-quiet-end")
+                              continuous_update=False, style=_LABEL,
+                              layout=W.Layout(width="7em")), "ck-quiet-end")
         self.max_cost = text("Budget (max cost)", "ck-max-cost", placeholder="none",
                              continuous_update=False)
-        self.cap = css(W.BoundedIntText(value=s.cap_messages, min=0, max=100,
-                                        description="At most", layout=W.Layout(width="10em")),
-                       "ck-cap")
+        self.cap = css(W.BoundedIntText(value=s.cap_messages, min=0, max=100, style=_LABEL,
+                                        description="Frequency cap: at most",
+                                        layout=W.Layout(width="15em")), "ck-cap")
         self.cap_days = css(W.BoundedIntText(value=s.cap_days, min=1, max=365,
-                                             description="messages per days",
+                                             description="messages per (days)",
                                              style={"description_width": "initial"},
                                              layout=W.Layout(width="14em")), "ck-cap-days")
         self.suppression = css(W.FileUpload(accept=".csv,.xlsx,.txt",

@@ -34,7 +34,9 @@ STYLE = """<style>
 .ck-composer .widget-text,.ck-composer .widget-textarea,.ck-composer .widget-dropdown,
 .ck-composer .widget-password{max-width:100%}
 .ck-panel{border:1px solid #ddd;border-radius:8px;padding:6px 10px;margin:4px;
-  box-sizing:border-box;min-width:0;overflow-wrap:anywhere}
+  box-sizing:border-box;min-width:0}
+.ck-composer .widget-html-content{line-height:1.4;overflow-wrap:break-word}
+.ck-composer .widget-checkbox{width:auto;max-width:100%}
 .ck-panel h3{margin:2px 0 4px 0;font-size:1.05em}
 .ck-error{color:#b71c1c;background:#fdecea;border-radius:4px;padding:2px 6px;margin:2px 0}
 .ck-warning{color:#8a4b00;background:#fff4e5;border-radius:4px;padding:2px 6px;margin:2px 0}
@@ -47,7 +49,8 @@ STYLE = """<style>
 .ck-wa{background:#ece5dd}
 .ck-wa-template{font-size:.85em}
 .ck-row-problems{color:#b71c1c;font-size:.85em;padding-left:1.2em}
-.ck-table{border-collapse:collapse;font-size:.85em}
+.ck-table{border-collapse:collapse;font-size:.85em;width:100%}
+.ck-table td:first-child,.ck-table th:first-child{white-space:nowrap}
 .ck-table td,.ck-table th{border-bottom:1px solid #eee;padding:1px 6px;text-align:left}
 .ck-scroll{max-height:18em;overflow:auto;max-width:100%}
 .ck-request-text{white-space:pre-wrap;font-size:.8em;line-height:1.3;margin:0}

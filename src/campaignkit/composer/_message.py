@@ -22,12 +22,14 @@ class MessagePanel:
         self.error = html("ck-message-error")
         self.warnings = html("ck-message-warnings")
         self.marketing = css(W.Checkbox(value=state.marketing, indent=False,
+                                        layout=W.Layout(width="auto"),
                                         description="Marketing message (must say how to opt "
                                                     "out)"), "ck-marketing")
         self.suggest = css(W.Button(description="Use GSM-7 look-alikes",
                                     layout=W.Layout(width="auto", max_width="100%")),
                            "ck-suggest")
-        self.use_template = css(W.Checkbox(description="WhatsApp template", indent=False),
+        self.use_template = css(W.Checkbox(description="WhatsApp template", indent=False,
+                                           layout=W.Layout(width="auto")),
                                 "ck-use-template")
         self.template_id = text("Template ID", "ck-template-id", continuous_update=False)
         self.version = text("Version", "ck-template-version", placeholder="Bird only",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import ipywidgets as W
 
 from . import _html
@@ -53,8 +55,8 @@ class PreviewPanel:
         s = self.state
         if topic == "preview":
             self.error.value = _html.error_line(s.errors.get("preview", ""))
-            if isinstance(s.row, int) and self.row.value != s.row:
-                self.row.value = s.row
+            if isinstance(s.row, numbers.Integral) and self.row.value != int(s.row):
+                self.row.value = int(s.row)
             note = ("load a sheet first" if s.recipients is None else
                     "the audience is empty" if s.row is None else
                     "fix the message to see it here" if s.errors.get("message") else "")

@@ -39,10 +39,11 @@ class ProviderPanel:
                     # Sent on Enter or leaving the field, then emptied: a widget's value is
                     # synced to the browser and saved with the notebook.
                     box = css(W.Password(description=f.label, continuous_update=False,
-                                         placeholder="type it, or name a variable →"),
+                                         placeholder="type it, or name a variable →",
+                                         style={"description_width": "initial"}),
                               "ck-secret", f"ck-{f.name}")
                     env = css(W.Text(value=state.env_names.get(key, ""), description="or $",
-                                     continuous_update=False, layout=W.Layout(width="14em")),
+                                     continuous_update=False, layout=W.Layout(width="16em")),
                               "ck-env", f"ck-env-{f.name}")
                     box.observe(lambda c, key=key: self._secret(key, c), names="value")
                     env.observe(lambda c, key=key: state.set_env(key, c["new"]), names="value")

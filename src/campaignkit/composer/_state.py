@@ -658,10 +658,11 @@ class ComposerState:
         if self.schedule is not None and provider.schedule_field:
             options[provider.schedule_field] = self.schedule
         self.channel = None
-        if missing:
-            return
+        if missing:  # check what was typed, with placeholders for the rest
+            options = {**options, **{k: v for k, v in provider.stand_in.items()
+                                     if f"{provider.family}.{k}" in self.field_errors}}
         try:
-            self.channel = provider.make(**options)
+            channel = provider.make(**options)
         except CampaignError as error:
             text = self.scrub(str(error))
             where = next((f"{provider.family}.{f.name}" for f in FIELDS[provider.family]
@@ -670,6 +671,8 @@ class ComposerState:
                 self.errors["provider"] = text
             else:
                 self.field_errors[where] = text
+            return
+        self.channel = None if missing else channel
 
     # -- message ---------------------------------------------------------------------------
 
