@@ -222,7 +222,7 @@ def test_stop_shows_results_and_the_confirmation_counts_the_rest(
     expect(page.locator(".ck-totals")).to_contain_text("50,000 of 50,000 rows ready",
                                                        timeout=WAIT)
     page.locator("button.ck-send").click()
-    confirm = page.locator(".ck-confirm-text")
+    confirm = page.locator(".ck-confirm-sentence")
     expect(confirm).to_contain_text("Send 50,000 messages (50,000 segments", timeout=WAIT)
     expect(confirm).to_contain_text("Goes to 127.0.0.1:")
     page.locator("button.ck-confirm-send").click()

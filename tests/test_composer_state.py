@@ -8,7 +8,7 @@ import io
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -229,6 +229,25 @@ def test_a_channel_error_lands_beside_its_field(state: ComposerState) -> None:
                                   "UUID: copy it from the channel's page in Bird"}
 
 
+def test_a_typed_field_is_checked_before_the_others_are_set(state: ComposerState) -> None:
+    """A Bird workspace that is not a UUID is refused at once, the other fields still empty."""
+    state.set_provider("bird")
+    state.set_option("bird.workspace_id", "nope")
+    assert state.field_errors["bird.workspace_id"] == (
+        "Bird workspace_id 'nope' is not a UUID: copy it from the channel's page in Bird")
+    assert state.field_errors["bird.channel_id"] == "needed"
+
+
+@pytest.mark.xfail(strict=True, reason="Sociocs accepts a channel key without its provider "
+                   "prefix until the channels' secret validation raises ChannelError for it")
+def test_a_channel_key_without_its_prefix_is_refused_beside_it(state: ComposerState) -> None:
+    """A Sociocs channel key without "twlo_" is the channel key field's error."""
+    state.set_secret("sociocs.api_key", API_KEY)
+    state.set_secret("sociocs.channel_key", "16175559999")
+    assert state.channel is None
+    assert state.field_errors["sociocs.channel_key"].startswith("Sociocs channel_key")
+
+
 @pytest.mark.parametrize(
     ("url", "error"),
     [
@@ -434,6 +453,34 @@ def test_schedule_uses_the_provider_field(ready: ComposerState) -> None:
     assert confirmation is not None
     assert "; scheduled for 2026-12-24 09:00 UTC (the provider holds the messages until " \
            "then)." in confirmation.sentence
+
+
+def test_schedule_without_a_provider_field_defers_every_row(ready: ComposerState) -> None:
+    """TextUs has no schedule field: the rows wait in the Composer and go at the time."""
+    ready.set_provider("textus:sms")
+    ready.set_option("textus.account", "clinic")
+    ready.set_secret("textus.token", "tok-CANARY")
+    ready.set_endpoint("sandbox")
+    ready.set_schedule(NOON + timedelta(seconds=0.3))
+
+    async def scenario() -> str:
+        ready.ask_live()
+        ready.confirm_live()
+        await asyncio.sleep(0.05)
+        waiting = ready.progress.phase
+        assert ready.task is not None
+        await ready.task
+        return waiting
+
+    try:
+        confirmation = ready.ask_live()
+        assert confirmation is not None
+        assert "; scheduled for 2026-12-01 15:00 UTC (every row is deferred until then: keep " \
+               "this page open)." in confirmation.sentence
+        assert asyncio.run(scenario()) == "starting"
+        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 6}
+    finally:
+        ready.close()
 
 
 @pytest.mark.parametrize(

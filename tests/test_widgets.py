@@ -71,8 +71,8 @@ def _every_widget_state() -> str:
 
 
 VIEW = RowView(label=4, position=3, rows=64, to="+491512345670", text="Hi Zoë <b>",
-               encoding="UCS-2", segments=1, characters=10, culprits=("ë",), swaps=(), problems=("row 4: x",),
-               request=None, request_note="", whatsapp=False, template=None)
+               encoding="UCS-2", segments=1, characters=10, culprits=("ë",), swaps=(),
+               problems=("row 4: x",), request=None, request_note="", whatsapp=False, template=None)
 
 
 def test_phone_shows_the_bubble_marks_and_problems() -> None:
@@ -143,7 +143,7 @@ def test_error_line_is_an_alert() -> None:
 def test_confirmation_and_progress_lines() -> None:
     """The confirmation shows its sentence and warnings; progress reads as rows of rows."""
     markup = _html.confirmation(Confirmation("Send 3 messages", "h", ("late",), "Yes"))
-    assert (texts(markup, ".ck-confirm-text"), texts(markup, ".ck-warning")) == (
+    assert (texts(markup, ".ck-confirm-sentence"), texts(markup, ".ck-warning")) == (
         ["Send 3 messages"], ["late"])
     assert _html.progress_line(Progress("dry-run", 42_453, 43_849, "sending")) == (
         "dry-run: 42,453 of 43,849 rows")
@@ -272,7 +272,7 @@ def test_live_confirmation_then_cancel(ready: Composer) -> None:
     ready.send_panel.send_button.click()
     send = ready.send_panel
     assert send.confirm_box.layout.display is None
-    assert texts(send.confirm_text.value, ".ck-confirm-text") == [
+    assert texts(send.confirm_text.value, ".ck-confirm-sentence") == [
         "Send 58 messages (73 segments, about $3.10) to 58 recipients; 6 skipped (problems); "
         "finishes in about 1 s at 10000/s. Goes to api.sociocs.com, live."]
     assert send.confirm_button.description == "Yes, send 58 messages"

@@ -54,7 +54,7 @@ STYLE = """<style>
 .ck-table td,.ck-table th{border-bottom:1px solid #eee;padding:1px 6px;text-align:left}
 .ck-scroll{max-height:18em;overflow:auto;max-width:100%}
 .ck-request-text{white-space:pre-wrap;font-size:.8em;line-height:1.3;margin:0}
-.ck-confirm-text{background:#fff8e1;border-left:4px solid #f9a825;padding:4px 8px}
+.ck-confirm-sentence{background:#fff8e1;border-left:4px solid #f9a825;padding:4px 8px}
 </style>"""
 
 
@@ -166,7 +166,7 @@ def confirmation(conf: Confirmation | None) -> str:
     if conf is None:
         return ""
     notes = "".join(f"<div class='ck-warning'>{e(w)}</div>" for w in conf.warnings)
-    return f"<div class='ck-confirm-text'>{e(conf.sentence)}</div>{notes}"
+    return f"<div class='ck-confirm-sentence'>{e(conf.sentence)}</div>{notes}"
 
 
 def progress_line(progress: Progress) -> str:
