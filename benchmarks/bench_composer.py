@@ -76,11 +76,15 @@ async def _switch(state: ComposerState) -> list[float]:
 
 
 async def _stop(state: ComposerState) -> float:
+    state.set_text(MESSAGE + TYPED)
     state.set_rate(5_000)
     state.set_campaign(f"stop-{time.monotonic_ns()}")
     await state.settled()
     state.dry_run()
+    deadline = time.monotonic() + 300
     while state.progress.done < 1_000:
+        if not state.running or time.monotonic() > deadline:
+            raise RuntimeError(f"the dry run did not start: {state.errors.get('send')}")
         await asyncio.sleep(0.005)
     start = time.perf_counter()
     state.stop()
@@ -121,8 +125,9 @@ def run(quick: bool) -> list[Result]:
             if wanted("composer-stop"):
                 seconds = await _stop(state)
                 results.append(Result.limit(
-                    f"composer Stop → results ({size} dry run)", "state.stop", seconds, 2,
-                    "s", note="stopped after 1,000 rows; results frame and outcome built"))
+                    f"composer Stop → results ({size} dry run)", "state.stop", seconds * 1000,
+                    2000, "ms", note="stopped after 1,000 rows; results frame and outcome "
+                                     "built"))
 
         asyncio.run(main())
         state.close()
