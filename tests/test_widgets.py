@@ -23,7 +23,7 @@ from ipywidgets.widgets.widget import _instances
 from campaignkit import Composer
 from campaignkit.channels import Sociocs
 from campaignkit.composer import _html
-from campaignkit.composer._state import Confirmation, Progress, RowView, Totals
+from campaignkit.composer._views import Confirmation, Progress, RowView, Totals
 from campaignkit.recipients import load_recipients
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._state import Confirmation, Outcome, Progress, RowView, Totals
+from ._views import Confirmation, Outcome, Progress, RowView, Totals
 
 __all__ = [
     "STATUS_COLOURS", "STYLE", "chart", "confirmation", "counter", "error_line", "money",

@@ -21,7 +21,6 @@ decision function):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import ipaddress
 import itertools
@@ -30,9 +29,9 @@ import os
 import re
 import threading
 import time as _time
-from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +42,6 @@ import pandas as pd
 from pydantic import SecretStr
 
 from .._errors import CampaignError
-from .._loop import run_blocking
 from ..channels import Bird, Channel, Sociocs, TextUs
 from ..channels._base import REDACTED
 from ..guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
@@ -58,7 +56,9 @@ from ..sms import analyse, suggest_gsm
 from ..templating import render
 from ._audience import Condition, audience_mask, condition_problem
 from ._prices import DEFAULT_PRICES, parse_prices
-from ._words import plain
+from ._schedule import OnLoop, Scheduler
+from ._views import Confirmation, Outcome, Progress, RowView, Settings, Totals
+from ._words import line_column, plain, template_error, unmatched
 
 __all__ = [
     "FIELDS", "GIVEN", "PROVIDERS", "ComposerState", "Confirmation", "Outcome", "Progress",
@@ -151,139 +151,6 @@ ENDPOINTS = {"provider": "the provider's API", "sandbox": "the sandbox on this m
              "custom": "a custom URL"}
 
 
-# -- views (what the panels show) ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowView:
-    """The current row as the recipient's phone would show it, and why it is not sent."""
-
-    label: Hashable
-    position: int
-    rows: int
-    to: str
-    text: str | None
-    encoding: str | None
-    segments: int
-    characters: int
-    culprits: tuple[str, ...]
-    swaps: tuple[str, ...]  # "’ → '": the message's own UCS-2 characters and their look-alikes
-    problems: tuple[str, ...]
-    request: str | None
-    request_note: str
-    whatsapp: bool
-    template: tuple[str, tuple[tuple[str, str], ...]] | None
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Every row decided: counts (the plan's and ``already-sent``), segments, cost, time."""
-
-    sheet_rows: int = 0
-    rows: int = 0
-    counts: Mapping[str, int] = field(default_factory=dict)
-    segments: int = 0
-    cost: Decimal | None = None
-    currency: str = "$"
-    seconds: float = 0.0
-    rate: float = 0.0
-    sentence: str = ""
-    warnings: tuple[str, ...] = ()
-    refused: str | None = None
-    problems: pd.DataFrame | None = None
-    updating: bool = False
-    error: str = ""
-
-    @property
-    def to_send(self) -> int:
-        """Messages a live send would send now."""
-        return int(self.counts.get("send", 0))
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """What a live send asks the user to confirm; ``button`` None when nothing is left."""
-
-    sentence: str
-    host: str
-    warnings: tuple[str, ...]
-    button: str | None
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A send's progress as shown: at most ten of these a second, and always the last one."""
-
-    mode: str = ""
-    done: int = 0
-    total: int = 0
-    phase: Literal["idle", "starting", "sending", "stopping", "finished"] = "idle"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finished run in plain words: counts, headline, why it stopped, the first rows."""
-
-    mode: str
-    counts: Mapping[str, int]
-    headline: str
-    note: str
-    errors: tuple[tuple[str, int], ...]
-    table: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The guardrail controls (quiet hours are on by default: a live send waits for them)."""
-
-    quiet_hours: bool = True
-    start: time = time(8)
-    end: time = time(21)
-    max_cost: str = ""
-    cap_messages: int = 0
-    cap_days: int = 7
-    suppression: Suppression | None = None
-
-
-# -- running later: on the kernel's loop, or at once in a script -----------------------------
-
-
-class _Scheduler:
-    """At once, in the caller's thread: a script, a test without an event loop."""
-
-    def debounce(self, key: str, seconds: float, work: Callable[[], None]) -> None:
-        work()
-
-    def background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        done(work())
-
-    def start(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None] | None:
-        run_blocking(factory)
-        return None
-
-
-class _OnLoop(_Scheduler):
-    """On the kernel's running loop: debounced timers, one worker thread, tasks."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.timers: dict[str, asyncio.TimerHandle] = {}
-        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ck-composer")
-
-    def debounce(self, key: str, seconds: float, work: Callable[[], None]) -> None:
-        old = self.timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        self.timers[key] = self.loop.call_later(seconds, work)
-
-    def background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        future = self.loop.run_in_executor(self.pool, work)
-        future.add_done_callback(lambda f: done(f.result()))
-
-    def start(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None] | None:
-        return self.loop.create_task(factory())
-
-
 # -- the state --------------------------------------------------------------------------------
 
 
@@ -370,7 +237,7 @@ class ComposerState:
         self._rendered: pd.DataFrame | None = None
         self._rendered_version = -1
         self._audience: pd.DataFrame | None = None
-        self._schedulers: dict[int, _Scheduler] = {}
+        self._schedulers: dict[int, Scheduler] = {}
         self._last_progress = -1.0
         self._monotonic = _time.monotonic
         self._tests = itertools.count(1)
@@ -389,14 +256,14 @@ class ComposerState:
             for listener in list(self._listeners):
                 listener(topic)
 
-    def _scheduler(self) -> _Scheduler:
+    def _scheduler(self) -> Scheduler:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return _Scheduler()
+            return Scheduler()
         found = self._schedulers.get(id(loop))
         if found is None or getattr(found, "loop", None) is not loop:
-            found = self._schedulers[id(loop)] = _OnLoop(loop)
+            found = self._schedulers[id(loop)] = OnLoop(loop)
         return found
 
     async def settled(self) -> None:
@@ -725,7 +592,7 @@ class ComposerState:
         if self.text and not self.text.strip():
             found.append("the message is only spaces: nothing would be sent")
         for match in _SINGLE_BRACE.finditer(self.text):
-            line, column = _where(self.text, match.start())
+            line, column = line_column(self.text, match.start())
             found.append(f"{match.group(0)} on line {line}, column {column} goes out as "
                          f"written: a column is written {{{{ {match.group(1).strip()} }}}}")
         if self.marketing and self.text.strip() and not _OPT_OUT.search(self.text):
@@ -842,14 +709,14 @@ class ComposerState:
         try:
             rendered = render(one, self.message)
         except Exception as error:  # a template error: shown beside the message
-            self.errors["message"] = _template_error(error, self.text)
+            self.errors["message"] = template_error(error, self.text)
             self._emit("message", "preview")
             return
         row = rendered.iloc[0]
         problems = tuple(row["problems"])
-        unmatched = [p for p in problems if p.column is None and p.kind == "missing-value"]
-        if unmatched:
-            self.errors["message"] = _unmatched(str(unmatched[0]), self.text)
+        no_column = [p for p in problems if p.column is None and p.kind == "missing-value"]
+        if no_column:
+            self.errors["message"] = unmatched(str(no_column[0]), self.text)
             self._emit("message", "preview")
             return
         text: str | None = row["text"] if isinstance(row["text"], str) else None
@@ -976,7 +843,7 @@ class ComposerState:
             planned = guard.plan(todo, channel, rate=rate, now=now, journal=journal)
         except Exception as error:  # shown beside the message; the rows stay as they were
             return Totals(sheet_rows=sheet_rows, rows=len(frame),
-                          error=_template_error(error, message.text or "")), None
+                          error=template_error(error, message.text or "")), None
         counts = dict(planned.counts)
         counts["already-sent"] = int(sent.sum())
         skipped = planned.frame.loc[planned.frame["plan"] == "skipped", ["reason"]]
@@ -1274,43 +1141,6 @@ def _flat(variables: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
         else:
             out.append((f"{prefix}{key}", value))
     return out
-
-
-def _where(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of ``offset`` in ``text``."""
-    before = text[:offset]
-    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
-
-
-def _template_error(error: BaseException, text: str) -> str:
-    """A template error in plain words, with the line and column where it is."""
-    message = str(error).strip().splitlines()[0] if str(error).strip() else "cannot be read"
-    name = re.search(r"No (filter|test) named '([^']+)'", message)
-    if name:
-        match = re.search(r"\|\s*" + re.escape(name.group(2)) + r"\b", text)
-        if match:
-            line, column = _where(text, match.start() + match.group(0).index(name.group(2)))
-            return (f"the message uses the filter “{name.group(2)}” on line {line}, column "
-                    f"{column}, which does not exist: use one of Jinja's filters (upper, title, "
-                    "default, …) or date")
-    lineno = getattr(error, "lineno", None)
-    where = f" on line {lineno}" if isinstance(lineno, int) and "on line" not in message else ""
-    return plain(f"{message.rstrip('.')}{where}" if where else message)
-
-
-def _unmatched(problem: str, text: str) -> str:
-    """``{{ name }}`` matches no column: say where it is and which columns there are."""
-    match = re.search(r"\{\{ (\w+) \}\}, but no column matches it \(columns: (.*)\)", problem)
-    if not match:
-        return plain(problem)
-    name = match.group(1)
-    found = re.search(r"\{\{-?\s*" + re.escape(name) + r"\b", text)
-    where = ""
-    if found:
-        line, column = _where(text, found.start())
-        where = f" on line {line}, column {column}"
-    return (f"{{{{ {name} }}}}{where} matches no column of the sheet; the columns are "
-            f"{match.group(2)}")
 
 
 _STATUS_WORDS = {
