@@ -515,10 +515,11 @@ def test_the_state_imports_no_widgets() -> None:
     """The state and the pure modules it uses import no widget library and no panel."""
     package = ROOT / "src" / "campaignkit" / "composer"
     imported: dict[str, list[str]] = {}
-    for name in ("_state", "_audience", "_prices", "_words"):
+    for name in ("_state", "_views", "_schedule", "_audience", "_prices", "_words"):
         tree = ast.parse((package / f"{name}.py").read_text())
         names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         imported[name] = sorted(m for m in names if m.split(".")[0] in (
             "ipywidgets", "anywidget", "traitlets", "_kit", "_app", "_editor"))
-    assert imported == {"_state": [], "_audience": [], "_prices": [], "_words": []}
+    assert imported == {"_state": [], "_views": [], "_schedule": [], "_audience": [],
+                        "_prices": [], "_words": []}

@@ -9,13 +9,20 @@ ipywidgets, so the state is tested without a browser and without widgets.
 The calls into the library, all in this module (the seam for the ledger and the one
 decision function):
 
-- `load_recipients`, `load_summary` (`load`); the workbook's sheet names (`_sheet_names`)
-- `render` (`_render_row` on the keystroke path, `_compute` for every row)
-- `preview` (`_request_text`); `analyse`, `suggest_gsm` (the counter of one row)
-- `Guardrails.plan` (`_compute`: counts, segments, cost, time, guardrail outcome)
-- `Journal.records` with `row_keys` (`_already_sent`: what a live run already sent)
-- `send_async` (`_send`), `results_summary` and `save_results` (`_finish`, `save`)
-- the channel classes (`_make_channel`), `Sandbox` and `serve` (the loopback endpoint)
+- `load_recipients` and `load_summary` (`load`); `load_recipients` and `Suppression.of` for
+  exclusion and opt-out lists and the test number; python-calamine for a workbook's sheet
+  names (`_sheet_names`, until recipients lists them)
+- `render` of the current row alone (`_show_row`, the keystroke path) and of every row
+  (`_compute`, debounced, in a worker thread)
+- `preview` of the current row (`_request_text`); `analyse` and `suggest_gsm` (its counter)
+- the channel classes' own rules: ``channel.problems`` of the current row (`_show_row`)
+- `Guardrails(...).plan` (`_compute`: counts, segments, cost, time, guardrail outcome)
+- `Journal(path).records(campaign, "live")` with `row_keys` (`_already_sent`: what a live
+  run already sent, taken out before the plan counts what is left)
+- `send_async(..., journal=Journal(path), guardrails=..., on_progress=...)` (`_send`, and
+  `send_test` with a journal of its own); `results_summary`, `save_results`
+- `Sociocs`, `TextUs`, `Bird` (`_build_channel`, `_stand_in`); `Sandbox` and `serve`
+  (`set_endpoint`: the sandbox on loopback)
 """
 
 from __future__ import annotations
