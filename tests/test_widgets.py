@@ -290,19 +290,22 @@ def test_no_widget_and_no_repr_shows_a_secret(ready: Composer) -> None:
 
 
 def test_loading_is_locked_while_a_send_runs(ready: Composer) -> None:
-    """During a send the sheet controls are disabled and Stop is enabled; after it, back."""
+    """During a send the sheet controls and the send buttons are disabled and Stop is
+    enabled; after it, back."""
 
-    async def scenario() -> tuple[bool, bool, bool]:
+    async def scenario() -> tuple[bool, bool, bool, bool, bool]:
         ready.send_panel.rate.value = 20.0
         ready.send_panel.dry_run_button.click()
+        send = ready.send_panel
         during = (ready.recipients_panel.path.disabled, ready.recipients_panel.upload.disabled,
-                  ready.send_panel.stop_button.disabled)
+                  send.stop_button.disabled, send.dry_run_button.disabled,
+                  send.send_button.disabled)
         ready.send_panel.stop_button.click()
         assert ready.task is not None
         await ready.task
         return during
 
-    assert asyncio.run(scenario()) == (True, True, False)
+    assert asyncio.run(scenario()) == (True, True, False, True, True)
     assert (ready.recipients_panel.path.disabled, ready.send_panel.stop_button.disabled) == (
         False, True)
     assert ready.results is not None
@@ -353,3 +356,38 @@ def test_widgets_module_still_offers_the_chart() -> None:
 def test_repr_is_cheap_and_plain(tmp_path: Path) -> None:
     """The repr names rows, channel and row without rendering anything."""
     assert repr(Composer(journal_dir=tmp_path)) == "<Composer no recipients, no channel, row ->"
+
+
+def test_sheet_choice_appears_for_a_workbook_with_several_sheets(tmp_path: Path) -> None:
+    """A workbook of two sheets shows the Sheet choice; picking the second loads it."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "March"
+    book.active.append(["Name", "Phone"])
+    book.active.append(["Ada", "+16175550123"])
+    april = book.create_sheet("April")
+    april.append(["Name", "Phone"])
+    april.append(["Bo", "+16175550124"])
+    april.append(["Cy", "+16175550125"])
+    book.save(tmp_path / "spring.xlsx")
+    c = Composer(journal_dir=tmp_path)
+    panel = c.recipients_panel
+    assert panel.sheet.layout.display == "none"
+    panel.path.value = str(tmp_path / "spring.xlsx")
+    assert (panel.sheet.layout.display, panel.sheet.options) == (None, ("March", "April"))
+    panel.sheet.value = "April"
+    assert panel.summary.value.startswith("2 rows · 2 valid")
+
+
+def test_prices_and_guardrails_change_the_totals(composer: Composer) -> None:
+    """The price table and an opt-out list change the totals line at once."""
+    guard = composer.guardrails_panel
+    guard.prices.value = "US 0.01\n* 0"
+    guard.suppression.value = ({"name": "optouts.csv", "type": "text/csv", "size": 26,
+                                "content": memoryview(b"phone\n(617) 555-0101\n"),
+                                "last_modified": datetime(2026, 1, 1, tzinfo=UTC)},)
+    assert guard.suppression_note.value == "opt-out list: 1 number (those rows are suppressed)"
+    assert soup(composer.preview_panel.totals.value).get_text() == (
+        "57 of 64 rows ready · 72 segments · about $0.31 (estimate) · 6 with problems · 1 "
+        "suppressed")

@@ -97,4 +97,5 @@ class GuardrailsPanel:
             suppression = s.settings.suppression
             self.suppression_note.value = (
                 "" if suppression is None else
-                f"opt-out list: {len(suppression):,} numbers (those rows are suppressed)")
+                f"opt-out list: {_html.plural(len(suppression), 'number')} (those rows are "
+                "suppressed)")

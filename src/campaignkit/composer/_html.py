@@ -18,7 +18,7 @@ from ._views import Confirmation, Outcome, Progress, RowView, Totals
 
 __all__ = [
     "STATUS_COLOURS", "STYLE", "chart", "confirmation", "counter", "error_line", "money",
-    "outcome", "phone", "progress_line", "table", "totals_line", "warnings",
+    "outcome", "phone", "plural", "progress_line", "table", "totals_line", "warnings",
 ]
 
 e = html.escape
@@ -56,6 +56,11 @@ STYLE = """<style>
 .ck-request-text{white-space:pre-wrap;font-size:.8em;line-height:1.3;margin:0}
 .ck-confirm-sentence{background:#fff8e1;border-left:4px solid #f9a825;padding:4px 8px}
 </style>"""
+
+
+def plural(n: int, word: str) -> str:
+    """``1 number``, ``2 numbers``, ``1,000 numbers``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def money(amount: Decimal | None, currency: str = "$") -> str:

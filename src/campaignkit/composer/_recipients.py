@@ -132,5 +132,5 @@ class RecipientsPanel:
             parts.append(f"{t.rows:,} of {t.sheet_rows:,} rows in the audience"
                          if not t.updating else "counting the audience…")
         if s.exclusions is not None:
-            parts.append(f"exclusion list: {len(s.exclusions):,} numbers")
+            parts.append(f"exclusion list: {_html.plural(len(s.exclusions), 'number')}")
         self.audience.value = _html.e(" · ".join(parts))
