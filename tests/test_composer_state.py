@@ -380,6 +380,7 @@ def test_live_confirmation_counts_what_is_left(ready: ComposerState) -> None:
         assert first.button == "Yes, send 58 messages"
         ready.confirm_live()
         assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 6}
+        assert ready.fully_sent.startswith("Campaign “recipients” was already sent")
         again = ready.ask_live()
         assert again is not None
         assert (again.sentence, again.button) == (

@@ -391,3 +391,17 @@ def test_prices_and_guardrails_change_the_totals(composer: Composer) -> None:
     assert soup(composer.preview_panel.totals.value).get_text() == (
         "57 of 64 rows ready · 72 segments · about $0.31 (estimate) · 6 with problems · 1 "
         "suppressed")
+
+
+def test_a_fully_sent_campaign_offers_no_send(ready: Composer) -> None:
+    """Once every row went out live, Send live is disabled and the panel says why."""
+    ready.provider_panel.endpoint.value = "sandbox"
+    try:
+        ready.send_panel.send_button.click()
+        ready.send_panel.confirm_button.click()
+        assert ready.send_panel.send_button.disabled is True
+        assert texts(ready.send_panel.error.value, ".ck-note") == [
+            "Campaign “recipients” was already sent: all 58 messages went out. Nothing is left "
+            "to send."]
+    finally:
+        ready.state.close()

@@ -125,8 +125,11 @@ def counter(view: RowView | None) -> str:
     return f"{view.encoding} · {view.segments} segment{plural} · {view.characters:,} characters"
 
 
-_HELD = (("skipped", "with problems"), ("suppressed", "suppressed"), ("deferred", "deferred"),
-         ("capped", "capped"), ("waiting", "waiting"), ("already-sent", "already sent"))
+# The plan's fates that are not "send" (duplicate and over-budget come with the decision
+# function; a count of 0 is not shown).
+_HELD = (("skipped", "with problems"), ("duplicate", "duplicates"),
+         ("suppressed", "suppressed"), ("deferred", "deferred"), ("capped", "capped"),
+         ("over-budget", "over budget"), ("waiting", "waiting"), ("already-sent", "already sent"))
 
 
 def totals_line(totals: Totals) -> str:

@@ -79,10 +79,12 @@ class SendPanel:
             self.campaign.value = s.campaign
         ready = not s.blocked(live=False)
         self.dry_run_button.disabled = not ready
-        self.send_button.disabled = bool(s.blocked(live=True))  # disarmed until set
+        # Disarmed until the channel is set, and once nothing is left to send.
+        self.send_button.disabled = bool(s.blocked(live=True) or s.fully_sent)
         self.test_button.disabled = bool(s.blocked(live=True))
         self.stop_button.disabled = not s.running
-        self.error.value = _html.error_line(s.errors.get("send", ""))
+        self.error.value = _html.error_line(s.errors.get("send", "")) or (
+            f"<div class='ck-note'>{_html.e(s.fully_sent)}</div>" if s.fully_sent else "")
         conf = s.confirmation
         shown(self.confirm_box, conf is not None)
         self.confirm_text.value = _html.confirmation(conf)

@@ -36,7 +36,7 @@ import os
 import re
 import threading
 import time as _time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -248,6 +248,7 @@ class ComposerState:
         self._last_progress = -1.0
         self._monotonic = _time.monotonic
         self._tests = itertools.count(1)
+        self._blocking = False
         self._build_channel()
         if recipients is not None:
             self.load(recipients)
@@ -264,6 +265,8 @@ class ComposerState:
                 listener(topic)
 
     def _scheduler(self) -> Scheduler:
+        if self._blocking:  # inside a blocking send's own loop: everything at once
+            return Scheduler()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -901,6 +904,18 @@ class ComposerState:
             return "name the campaign (the journal knows it by its name)"
         return ""
 
+    @property
+    def fully_sent(self) -> str:
+        """The sentence saying the campaign was already sent whole ("" otherwise)."""
+        t = self.totals
+        sent = int(t.counts.get("already-sent", 0))
+        if t.updating or t.to_send or not sent or any(
+            t.counts.get(s, 0) for s in ("deferred", "capped", "waiting")
+        ):
+            return ""
+        return (f"Campaign “{self.campaign}” was already sent: all {sent:,} messages went out. "
+                "Nothing is left to send.")
+
     def ask_live(self) -> Confirmation | None:
         """The live confirmation: what is still to send, its segments, cost, host, guardrails."""
         why = self.blocked(live=True)
@@ -915,12 +930,8 @@ class ComposerState:
             self.errors["send"] = t.error
             self._emit("send")
             return None
-        if t.to_send == 0 and sent and not any(
-            t.counts.get(s, 0) for s in ("deferred", "capped", "waiting")
-        ):
-            sentence = (f"Campaign “{self.campaign}” was already sent: all {sent:,} messages "
-                        "went out. Nothing is left to send.")
-            self.confirmation = Confirmation(sentence, self.host, (), None)
+        if self.fully_sent:
+            self.confirmation = Confirmation(self.fully_sent, self.host, (), None)
         else:
             done = f"; {sent:,} already sent (not sent again)" if sent else ""
             when = ""
@@ -987,7 +998,19 @@ class ComposerState:
                     return
             await self._send(rendered, channel, campaign=campaign, live=live)
 
-        self.task = self._scheduler().start(go)
+        self._run(go)
+
+    def _run(self, go: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A task on the kernel's loop, or (no loop: a script) run to the end now."""
+        scheduler = self._scheduler()
+        if isinstance(scheduler, OnLoop):
+            self.task = scheduler.start(go)
+            return
+        self._blocking = True
+        try:
+            scheduler.start(go)
+        finally:
+            self._blocking = False
 
     def _schedule_field(self) -> str | None:
         return None if self.provider == GIVEN else PROVIDERS[self.provider].schedule_field
@@ -1111,7 +1134,7 @@ class ComposerState:
 
         self.test_note = f"sending a test to {to}…"
         self._emit("send")
-        self._scheduler().start(go)
+        self._run(go)
 
     def save(self, path: str) -> None:
         """Save the results sheet (``.xlsx`` or ``.csv``)."""
