@@ -249,6 +249,8 @@ class ComposerState:
         self._monotonic = _time.monotonic
         self._tests = itertools.count(1)
         self._blocking = False
+        self._audience_stale = True
+        self._audience_error = ""
         self._build_channel()
         if recipients is not None:
             self.load(recipients)
@@ -335,6 +337,7 @@ class ComposerState:
         if stem:
             self.campaign = stem
         self.recipients = frame
+        self._audience_stale = True
         self.columns = tuple(str(c) for c in frame.columns if c not in RESERVED_COLUMNS)
         self.empty_rows = len(summary.empty_rows_dropped)
         problems = ", ".join(f"{n:,} {kind}" for kind, n in sorted(
@@ -381,6 +384,7 @@ class ComposerState:
     def set_conditions(self, conditions: Sequence[Condition]) -> None:
         """Keep only the rows every condition keeps (column / operator / value; never code)."""
         self.conditions = list(conditions)
+        self._audience_stale = True
         self._changed("recipients")
 
     def set_exclusions(self, source: Any | None, *, name: str = "") -> None:
@@ -396,6 +400,7 @@ class ComposerState:
                 self._emit("recipients")
                 return
             self.exclusions = Suppression.of(frame.loc[frame["to"] != "", "to"])
+        self._audience_stale = True
         self._changed("recipients")
 
     def _audience_of(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -785,9 +790,14 @@ class ComposerState:
                                       else "the message is only spaces: write a message")
         audience_error = ""
         if self.recipients is not None:
-            self._audience, audience_error = self._audience_of(self.recipients)
-            if self.row not in self._audience.index:
-                self.row = self._audience.index[0] if len(self._audience) else None
+            if self._audience_stale or self._audience is None:
+                # a keystroke does not filter the sheet again
+                self._audience_stale = False
+                self._audience, self._audience_error = self._audience_of(self.recipients)
+            audience_error = self._audience_error
+            audience = self._audience
+            if self.row not in audience.index:
+                self.row = audience.index[0] if len(audience) else None
         self.errors["recipients"] = audience_error or self.errors.get("recipients", "")
         self._emit(topic)
         self._show_row()
