@@ -388,3 +388,7 @@ def test_every_panel_fits_and_is_photographed(open_app: Callable[..., Any], widt
                  !== 'auto' && e.closest('.ck-panel').getBoundingClientRect().right + 1 <
                  e.getBoundingClientRect().right).map(e => e.className)""")
     assert overflow == []
+    # Voila scrolls inside its own container: the whole app needs a viewport as tall as it.
+    height = page.evaluate("document.querySelector('.ck-composer').scrollHeight")
+    page.set_viewport_size({"width": width, "height": int(height) + 120})
+    page.screenshot(path=str(ARTIFACTS / f"composer-{width}.png"), full_page=True)

@@ -43,7 +43,8 @@ class ProviderPanel:
                                          style={"description_width": "initial"}),
                               "ck-secret", f"ck-{f.name}")
                     env = css(W.Text(value=state.env_names.get(key, ""), description="or $",
-                                     continuous_update=False, layout=W.Layout(width="16em")),
+                                     continuous_update=False,
+                                     layout=W.Layout(flex="1 1 15em", min_width="14em")),
                               "ck-env", f"ck-env-{f.name}")
                     box.observe(lambda c, key=key: self._secret(key, c), names="value")
                     env.observe(lambda c, key=key: state.set_env(key, c["new"]), names="value")
