@@ -26,6 +26,7 @@ from ._errors import (
     Unreachable,
 )
 from .channels import Bird, ContactSaving, Sociocs, TextUs
+from .composer import Composer
 from .decisions import Decisions, decide
 from .guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
 from .guardrails._suppression import suppress
@@ -48,7 +49,6 @@ from .sandbox import Faults, Sandbox, SandboxCredentials, Story
 from .sending import Pacing, Retry, send, send_async
 from .summaries import summary
 from .templating import render
-from .widgets import Composer
 
 _RENAMED = {"Journal": ("Ledger", Ledger), "JournalLocked": ("CampaignLocked", CampaignLocked)}
 

@@ -385,10 +385,12 @@ async def _provider_opt_outs(book: Ledger, channel: Channel, frame: pd.DataFrame
         going = going[:: max(1, len(going) // OPT_OUT_SAMPLE)][:OPT_OUT_SAMPLE]
     try:
         # At the campaign's own request rate, under the provider's documented read limit.
-        reads: float | Pacer = min(default_read_rate(channel), pacing.rate_for(channel)) \
-            if isinstance(channel, TextUs) else pacing.rate_for(channel)
+        rate = pacing.rate_for(channel)
+        if isinstance(channel, TextUs):
+            rate = min(rate, default_read_rate(channel))
+        reads: float | Pacer = rate
         if pacing.clock is not None and pacing.sleep is not None:  # the caller's clock
-            reads = Pacer(reads, clock=pacing.clock, sleep=pacing.sleep)
+            reads = Pacer(rate, clock=pacing.clock, sleep=pacing.sleep)
         found = await blocked_numbers_async(going, channel, transport=transport, rate=reads,
                                             timeout=retry.timeout)
     except (httpx.HTTPError, CampaignError) as exc:
