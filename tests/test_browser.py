@@ -225,7 +225,7 @@ def test_stop_shows_results_and_the_confirmation_counts_the_rest(
     page.locator("button.ck-send").click()
     confirm = page.locator(".ck-confirm-sentence")
     expect(confirm).to_contain_text("Send 50,000 messages (50,000 segments", timeout=WAIT)
-    expect(confirm).to_contain_text("Goes to 127.0.0.1:")
+    expect(confirm).to_contain_text("recipients via 127.0.0.1:")
     page.locator("button.ck-confirm-send").click()
     expect(page.locator(".ck-progress-text")).to_have_text(
         re.compile(r"^live: [1-9][\d,]* of 50,000 rows$"), timeout=LONG)

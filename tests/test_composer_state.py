@@ -238,8 +238,6 @@ def test_a_typed_field_is_checked_before_the_others_are_set(state: ComposerState
     assert state.field_errors["bird.channel_id"] == "needed"
 
 
-@pytest.mark.xfail(strict=True, reason="Sociocs accepts a channel key without its provider "
-                   "prefix until the channels' secret validation raises ChannelError for it")
 def test_a_channel_key_without_its_prefix_is_refused_beside_it(state: ComposerState) -> None:
     """A Sociocs channel key without "twlo_" is the channel key field's error."""
     state.set_secret("sociocs.api_key", API_KEY)
@@ -375,8 +373,9 @@ def test_live_confirmation_counts_what_is_left(ready: ComposerState) -> None:
         first = ready.ask_live()
         assert first is not None
         assert first.sentence == (
-            f"Send 58 messages (73 segments, about $3.10) to 58 recipients; 6 skipped "
-            f"(problems); finishes in about 1 s at 10000/s. Goes to {ready.host}, live.")
+            f"Send 58 messages (73 segments, about $3.10) to 58 recipients via {ready.host}; "
+            f"6 skipped (problems); finishes in about 1 s at 10000/s. Sent live, and recorded "
+            f"in the ledger {ready.ledger_path()}.")
         assert first.button == "Yes, send 58 messages"
         ready.confirm_live()
         assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 6}

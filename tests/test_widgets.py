@@ -273,8 +273,9 @@ def test_live_confirmation_then_cancel(ready: Composer) -> None:
     send = ready.send_panel
     assert send.confirm_box.layout.display is None
     assert texts(send.confirm_text.value, ".ck-confirm-sentence") == [
-        "Send 58 messages (73 segments, about $3.10) to 58 recipients; 6 skipped (problems); "
-        "finishes in about 1 s at 10000/s. Goes to api.sociocs.com, live."]
+        "Send 58 messages (73 segments, about $3.10) to 58 recipients via api.sociocs.com; "
+        "6 skipped (problems); finishes in about 1 s at 10000/s. Sent live, and recorded in "
+        f"the ledger {ready.state.ledger_path()}."]
     assert send.confirm_button.description == "Yes, send 58 messages"
     send.cancel_button.click()
     assert send.confirm_box.layout.display == "none"

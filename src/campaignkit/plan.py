@@ -182,7 +182,7 @@ class SendPlan:
             rate=decisions.rate,
             seconds=seconds,
             now=decisions.now,
-            host=httpx.URL(channel.base_url).host if channel is not None else None,
+            host=_host(channel.base_url) if channel is not None else None,
             limit=limit,
             quiet_hours=guard.quiet_hours,
             warnings=tuple(warnings),
@@ -191,6 +191,12 @@ class SendPlan:
                             if guard.quiet_hours is not None else None),
             decisions=decisions,
         )
+
+
+def _host(base_url: str) -> str:
+    """The host a send goes to, with its port when it is not the scheme's default."""
+    url = httpx.URL(base_url)
+    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 def read_history(channel: Channel | None, campaign: str | None,

@@ -935,8 +935,8 @@ class ComposerState:
                         if self._schedule_field() else
                         "every row is deferred until then: keep this page open")
                 when = f"; scheduled for {self.schedule:%Y-%m-%d %H:%M %Z} ({held})"
-            sentence = (f"{t.sentence}{done}{when}. Goes to {self.host}, live; recorded in the "
-                        f"ledger {self.ledger_path()}.")
+            sentence = (f"{t.sentence}{done}{when}. Sent live, and recorded in the ledger "
+                        f"{self.ledger_path()}.")
             button = None if t.refused or t.to_send == 0 else (
                 f"Yes, send {t.to_send:,} message{'s' if t.to_send != 1 else ''}")
             self.confirmation = Confirmation(sentence, self.host, t.warnings, button)
