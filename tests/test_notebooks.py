@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
@@ -41,11 +42,16 @@ def test_quickstart_runs_and_saves_the_results(tmp_path: Path) -> None:
     assert _text(notebook, "quickstart-02") == (
         "<LoadSummary 64 rows: 59 valid, 3 invalid-phone, 1 duplicate, 1 missing-phone; "
         "7 repaired; 1 empty row dropped>")
-    assert _text(notebook, "quickstart-05") == (
-        "<ResultsSummary quickstart (dry-run): 58 dry-run, 6 skipped>")
-    assert _text(notebook, "quickstart-07") == "<StatusChart 58 dry-run, 6 skipped>"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "quickstart-results.xlsx", "quickstart.journal.db"]
+    # Quiet hours are on: at this hour some recipients may be asleep (deferred).
+    summary = re.fullmatch(r"<ResultsSummary quickstart \(dry-run\): (\d+) dry-run, 6 skipped"
+                           r"(?:, (\d+) deferred)?>", _text(notebook, "quickstart-05"))
+    assert summary is not None, _text(notebook, "quickstart-05")
+    assert int(summary[1]) + int(summary[2] or 0) == 58
+    saved = pd.read_excel(tmp_path / "quickstart-results.xlsx", dtype=str, engine="calamine")
+    assert saved["status"].value_counts().to_dict() == {
+        k: v for k, v in {"dry-run": int(summary[1]), "skipped": 6,
+                          "deferred": int(summary[2] or 0)}.items() if v}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quickstart-results.xlsx"]
 
 
 # The composer notebook's self-check, driven from here in the notebook's own kernel: the
@@ -93,9 +99,10 @@ def test_composer_notebook_driven_from_the_tests(tmp_path: Path) -> None:
     notebook = _execute("composer.ipynb", tmp_path, *DRIVE)
     assert _text(notebook, "extra-1") == "('', 'GSM-7 · 1 segment · 103 characters')"
     assert _text(notebook, "extra-2") == "{'dry-run': 58, 'skipped': 6}"
-    assert _text(notebook, "extra-3") == (
-        "'Send 58 messages (73 segments, about $3.10) to 58 recipients; 6 skipped (problems); "
-        "finishes in about 1 s at 10000/s. Goes to api.sociocs.com, live.'")
+    assert _text(notebook, "extra-3").startswith(
+        "'Send 58 messages (73 segments, about $3.10) to 58 recipients via api.sociocs.com; "
+        "6 skipped (problems); finishes in about 1 s at 10000/s. Sent live, and recorded in "
+        "the ledger ")
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
