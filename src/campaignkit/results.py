@@ -293,6 +293,8 @@ class ResultsSummary:
     unknown: tuple[str, ...]
     hint: str | None
     stopped: str | None
+    warnings: tuple[str, ...] = ()
+    ledger: str | None = None
 
     @property
     def total(self) -> int:
@@ -318,8 +320,13 @@ class ResultsSummary:
             parts.append(f"<p>Most common errors:</p><ul>{items}</ul>")
         if self.stopped:
             parts.append(f"<p>Stopped: {e(self.stopped)}</p>")
+        if self.warnings:
+            items = "".join(f"<li>{e(w)}</li>" for w in self.warnings)
+            parts.append(f"<p>Warnings:</p><ul>{items}</ul>")
         if self.hint:
             parts.append(f"<p><code>{e(self.hint)}</code></p>")
+        if self.ledger and self.mode == "live":
+            parts.append(f"<p>Recorded in the ledger <code>{e(self.ledger)}</code></p>")
         return "<div class='campaignkit-summary'>" + "".join(parts) + "</div>"
 
 
@@ -342,7 +349,7 @@ def results_summary(results: pd.DataFrame, *, top: int = 5) -> ResultsSummary:
     if unknown and campaign and ledger and mode == "live":
         hint = resolve_hint(ledger, campaign, list(unknown))
     return ResultsSummary(campaign, mode, counts, top_errors, unknown, hint,
-                          attrs.get("stopped"))
+                          attrs.get("stopped"), tuple(attrs.get("warnings") or ()), ledger)
 
 
 # -- the results frame ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Collection, Iterator
@@ -339,6 +340,9 @@ async def send_async(
         if decisions.refusal is not None:
             decisions.refusal.results = build_results(frame, decisions, {}, {}, attrs)
             raise decisions.refusal
+        if live and progress is True:  # where every send of this run is recorded
+            print(f'campaignkit: live send of "{campaign}", recorded in the ledger '
+                  f"{books.path}", file=sys.stderr, flush=True)
         state = books.book.open_campaign(campaign, books.mode, decisions.fingerprint)
         if live:
             _stale_to_unknown(books.book, campaign, decisions)
