@@ -9,6 +9,7 @@ default location was left exactly as it was.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from campaignkit.ledger import default_ledger_path
 
 _REAL_DEFAULT = default_ledger_path()
 _BEFORE = _REAL_DEFAULT.stat().st_mtime_ns if _REAL_DEFAULT.exists() else None
+# Module- and session-scoped fixtures run before any test's own ledger is set: they get one
+# for the whole session, never the user's.
+_SESSION = Path(tempfile.mkdtemp(prefix="campaignkit-tests-"))
+os.environ["CAMPAIGNKIT_LEDGER"] = str(_SESSION / "ledger.db")
+os.environ["XDG_DATA_HOME"] = str(_SESSION / "data")
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ _RETRIES = """
 import json, logging, sys
 import pandas as pd
 import stamina
-from campaignkit import Sociocs, load_recipients, render, send
+from campaignkit import Guardrails, Sociocs, load_recipients, render, send
 from campaignkit.sandbox import Faults, Sandbox
 
 if sys.argv[1] == "configured":
@@ -29,7 +29,8 @@ sheet = pd.DataFrame({"phone": [f"+1617555{i:04d}" for i in range(6)]})
 rendered = render(load_recipients(sheet), "Hi")
 box = Sandbox(seed=3, faults=Faults(p_429=0.5, retry_after=0))
 results = send(rendered, Sociocs("id:secret", "twlo_16175550100", "twlo"), campaign="logs",
-               live=True, transport=box.transport(), progress=False, journal=sys.argv[2])
+               live=True, transport=box.transport(), progress=False, ledger=sys.argv[2],
+               guardrails=Guardrails(quiet_hours=None, provider_opt_outs=False))
 print(json.dumps({"attempts": results["attempts"].tolist(),
                   "status": results["status"].tolist()}))
 """
@@ -43,10 +44,13 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(("mode", "shown"), [("default", ""), ("configured", "4 retries")])
 def test_retry_log_lines_show_only_once_logging_is_configured(tmp_path, mode, shown):
     """Four retries against a 429-ing sandbox print nothing, unless logging is configured."""
-    done = _run(_RETRIES, mode, str(tmp_path / "logs.journal.db"))
+    done = _run(_RETRIES, mode, str(tmp_path / "ledger.db"))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"attempts": [3, 1, 2, 2, 1, 1], "status": ["sent"] * 6}
-    expected = "WARNING:stamina:stamina.retry_scheduled\n" * 4 if shown else ""
+    # Configured, campaignkit's own warning shows too (quiet hours are off in this script).
+    expected = ("WARNING:campaignkit.sending:quiet hours are off: messages may reach people at "
+                "night (Guardrails(quiet_hours=None))\n"
+                + "WARNING:stamina:stamina.retry_scheduled\n" * 4) if shown else ""
     assert done.stderr == expected
 
 

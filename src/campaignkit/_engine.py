@@ -30,10 +30,12 @@ from .guardrails import QuietHours
 from .guardrails._suppression import opt_out_reason
 from .ledger import Fence, Ledger, LedgerWriter, Mode, Record
 
-__all__ = ["Item", "Outcome", "Sender", "parse_retry_after"]
+__all__ = ["DEFAULT_TIMEOUT", "Item", "Outcome", "Sender", "parse_retry_after"]
 
 logger = logging.getLogger("campaignkit.sending")
 
+#: httpx timeouts per request: 10 s to connect, write and pool, 30 s for an answer
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=30.0)
 #: consecutive rows that cannot connect at all before the run halts (the first row halts
 #: at once when nothing was sent yet: a wrong host or no network fails every request)
 UNREACHABLE_AFTER = 3

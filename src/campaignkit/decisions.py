@@ -250,6 +250,7 @@ def decide(
     >>> frame = pd.DataFrame({"to": ["+447400123401", "+447400123401"], "text": ["Hi"] * 2,
     ...     "media": [()] * 2, "template": [None] * 2, "problems": [()] * 2,
     ...     "segments": [1] * 2}, index=pd.Index([2, 3], name="row"))
+    >>> from datetime import UTC
     >>> noon = datetime(2026, 12, 2, 12, tzinfo=UTC)
     >>> decide(frame, now=noon, rate=5).table[["fate", "reason"]].values.tolist()
     [['send', None], ['duplicate', 'the same number as row 2, which gets the message']]

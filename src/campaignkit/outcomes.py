@@ -51,7 +51,7 @@ from ._store import DeliveryRecord, OutcomeStore, ReplyKind, ReplyRecord, _iso
 from .channels import Bird, Sociocs, TextUs
 from .channels._base import Channel
 from .channels._outcomes import FINAL, Delivery, Inbound, ReadFailed
-from .sending import DEFAULT_TIMEOUT, parse_retry_after
+from ._engine import DEFAULT_TIMEOUT, parse_retry_after
 
 __all__ = [
     "OPT_OUT_KEYWORDS",
@@ -108,11 +108,10 @@ def _opened(store: OutcomeStore | None, channel: Channel,
         yield store
         return
     from .ledger import Ledger, locate_ledger, sandbox_ledger_path
-    from .sending import is_sandbox
 
     named = None if results is None else results.attrs.get("ledger")
     path = locate_ledger(named) if named else locate_ledger()
-    if not named and is_sandbox(channel):
+    if not named and channel.on_loopback:
         path = sandbox_ledger_path(path)
     with Ledger(path) as ledger:
         yield ledger

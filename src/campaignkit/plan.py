@@ -203,13 +203,11 @@ def read_history(channel: Channel | None, campaign: str | None,
                  ledger: Ledger | str | os.PathLike[str] | None, guardrails: Guardrails,
                  now: datetime) -> History:
     """What the ledger knows for a plan or a preview (nothing is created or written)."""
-    from .sending import is_sandbox
-
     if isinstance(ledger, Ledger):
         opened: Ledger | None = ledger
     else:
         path = locate_ledger(ledger)
-        if channel is not None and is_sandbox(channel):
+        if channel is not None and channel.on_loopback:
             path = sandbox_ledger_path(path)
         opened = Ledger.existing(path)
     if opened is None:

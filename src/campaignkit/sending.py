@@ -52,7 +52,7 @@ import httpx
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ._engine import Item, Sender, chunks, parse_retry_after
+from ._engine import DEFAULT_TIMEOUT, Item, Sender, chunks, parse_retry_after
 from ._errors import CampaignError, CampaignPaused, SendError
 from ._loop import run_blocking
 from ._pacer import Clock, Pacer, Sleep, VirtualClock
@@ -79,7 +79,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=30.0)
 #: connections per httpx client: one client slows down as its pool grows
 #: (docs/performance.md#http-clients-of-ten-connections)
 CONNECTIONS_PER_CLIENT = 10
@@ -176,8 +175,7 @@ class Retry:
 
 def is_sandbox(channel: Channel) -> bool:
     """Whether ``channel`` points at a sandbox on this machine (a loopback ``base_url``)."""
-    host = httpx.URL(channel.base_url).host
-    return host in ("localhost", "::1") or host.startswith("127.")
+    return channel.on_loopback
 
 
 # -- stage 1: the ledger and the campaign's claim ----------------------------------------------

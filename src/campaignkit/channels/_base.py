@@ -160,6 +160,12 @@ class Channel(ABC):
             self.__dict__["_redactor"] = cached
         return cached[1]
 
+    @property
+    def on_loopback(self) -> bool:
+        """Whether ``base_url`` is on this machine (the sandbox served on loopback)."""
+        host = httpx.URL(self.base_url).host
+        return host in ("localhost", "::1") or host.startswith("127.")
+
     def redact(self, text: str) -> str:
         """``text`` with every form of every secret of this channel replaced by ``[redacted]``.
 
