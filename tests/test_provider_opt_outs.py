@@ -11,7 +11,7 @@ from collections import Counter
 
 import pandas as pd
 
-from _support import Counting, NOON, fast
+from _support import NOON, Counting, fast
 from campaignkit import Guardrails, Ledger, Sociocs, TextUs, send
 from campaignkit.sandbox import Sandbox, Story
 

@@ -356,7 +356,8 @@ def test_widgets_module_still_offers_the_chart() -> None:
 
 def test_repr_is_cheap_and_plain(tmp_path: Path) -> None:
     """The repr names rows, channel and row without rendering anything."""
-    assert repr(Composer(ledger=tmp_path / "ledger.db")) == "<Composer no recipients, no channel, row ->"
+    shown = repr(Composer(ledger=tmp_path / "ledger.db"))
+    assert shown == "<Composer no recipients, no channel, row ->"
 
 
 def test_sheet_choice_appears_for_a_workbook_with_several_sheets(tmp_path: Path) -> None:

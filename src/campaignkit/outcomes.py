@@ -44,6 +44,7 @@ import httpx
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ._engine import DEFAULT_TIMEOUT, parse_retry_after
 from ._errors import ChannelError
 from ._loop import run_blocking
 from ._pacer import CATCH_UP, TOLERANCE, Pacer
@@ -51,7 +52,6 @@ from ._store import DeliveryRecord, OutcomeStore, ReplyKind, ReplyRecord, _iso
 from .channels import Bird, Sociocs, TextUs
 from .channels._base import Channel
 from .channels._outcomes import FINAL, Delivery, Inbound, ReadFailed
-from ._engine import DEFAULT_TIMEOUT, parse_retry_after
 
 __all__ = [
     "OPT_OUT_KEYWORDS",

@@ -327,14 +327,14 @@ async def send_async(
         }
         for warning in decisions.warnings:
             logger.warning("%s", warning)
-        if live and guard.provider_opt_outs and decisions.order:
-            if await _provider_opt_outs(books.book, channel, frame, decisions, transport,
-                                        retry, pacing):
-                decisions = decide(frame, channel, campaign=campaign,
-                                   history=books.history(campaign, guard, moment),
-                                   guardrails=guard, key=key, limit=limit, resend=resend,
-                                   rate=pacing.rate_for(channel), now=moment)
-                attrs["warnings"] = decisions.warnings
+        checked = live and guard.provider_opt_outs and bool(decisions.order)
+        if checked and await _provider_opt_outs(books.book, channel, frame, decisions,
+                                                transport, retry, pacing):
+            decisions = decide(frame, channel, campaign=campaign,
+                               history=books.history(campaign, guard, moment),
+                               guardrails=guard, key=key, limit=limit, resend=resend,
+                               rate=pacing.rate_for(channel), now=moment)
+            attrs["warnings"] = decisions.warnings
         if decisions.refusal is not None:
             decisions.refusal.results = build_results(frame, decisions, {}, {}, attrs)
             raise decisions.refusal
