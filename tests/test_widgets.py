@@ -235,7 +235,8 @@ def test_whatsapp_hides_the_sms_counter_and_shows_the_template(composer: Compose
 def test_whatsapp_template_variables_map_to_columns(tmp_path: Path) -> None:
     """A given WhatsApp channel's template variable mapped to First Name fills the request."""
     channel = Sociocs(API_KEY, "twlowa_16175559999", "twlowa")
-    c = Composer(load_recipients(SHEET, default_region="US"), channel, ledger=tmp_path / "ledger.db")
+    c = Composer(load_recipients(SHEET, default_region="US"), channel,
+                 ledger=tmp_path / "ledger.db")
     c.message_panel.use_template.value = True
     c.message_panel.template_id.value = "HX" + "0" * 32
     c.message_panel.add_template_variable("1", "First Name")
