@@ -29,13 +29,12 @@ from .channels._base import Channel, LookupInconclusive, Receipt
 from .guardrails import QuietHours
 from .guardrails._suppression import opt_out_reason
 from .ledger import Fence, Ledger, LedgerWriter, Mode, Record
+from .policies import DEFAULT_TIMEOUT, Retry
 
-__all__ = ["DEFAULT_TIMEOUT", "Item", "Outcome", "Sender", "parse_retry_after"]
+__all__ = ["DEFAULT_TIMEOUT", "Item", "Outcome", "Rows", "Sender", "parse_retry_after"]
 
 logger = logging.getLogger("campaignkit.sending")
 
-#: httpx timeouts per request: 10 s to connect, write and pool, 30 s for an answer
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=30.0)
 #: consecutive rows that cannot connect at all before the run halts (the first row halts
 #: at once when nothing was sent yet: a wrong host or no network fails every request)
 UNREACHABLE_AFTER = 3
@@ -121,6 +120,16 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
+@dataclass(frozen=True)
+class Rows:
+    """What the sender reads of each row, by position: its cells and what `decide` said."""
+
+    columns: dict[Any, list[Any]]
+    closes_at: Sequence[datetime | None]  # the end of the recipient's window (quiet hours)
+    segments: Sequence[int]
+    costs: Sequence[Any]
+
+
 @dataclass
 class Sender:
     """The state of one run's requests (see the module docstring)."""
@@ -132,17 +141,12 @@ class Sender:
     fence: Fence | None
     pacer: Pacer
     concurrency: int
-    attempts: int
-    retry_after_cap: float
-    absent_after: float
+    retry: Retry
     start: datetime  # the wall-clock instant of the pacer's first slot
-    columns: dict[Any, list[Any]]
-    closes_at: Sequence[datetime | None]
-    segments: Sequence[int]
-    costs: Sequence[Any]
+    rows: Rows
     quiet_hours: QuietHours | None
     stopped: Callable[[], bool]
-    progress: Callable[[int], None]
+    progress: Callable[[int], None] = lambda n: None
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     inflight: dict[str, Item] = field(default_factory=dict)
     #: intent committed, waiting for the pacer's slot: certainly not sent yet
@@ -162,7 +166,7 @@ class Sender:
     # -- helpers ---------------------------------------------------------------------------
 
     def row(self, position: int) -> dict[str, Any]:
-        return {c: values[position] for c, values in self.columns.items()}
+        return {c: values[position] for c, values in self.rows.columns.items()}
 
     def wire_key(self, key: str) -> str:
         # Campaign-scoped: a lookup by reference must never find another campaign's send.
@@ -223,7 +227,7 @@ class Sender:
         if why is None:
             self.write_later(write)
             return
-        numbers = [self.columns["to"][p] for p in item.positions]
+        numbers = [self.rows.columns["to"][p] for p in item.positions]
 
         def with_suppression(db: Any) -> None:
             write(db)
@@ -248,7 +252,7 @@ class Sender:
                 try:
                     outcome = await self.attempt_once(item, client)
                 except _NotProcessed as exc:
-                    outcome = await self.retry(item, client, exc)
+                    outcome = await self.try_again(item, client, exc)
             except _NotProcessed as exc:
                 if exc.unreachable is not None:
                     self.unreachable += 1
@@ -283,7 +287,7 @@ class Sender:
         """Whether a recipient's window has closed by now (the row would arrive at night)."""
         now = self.wall()
         return any(close is not None and now >= close
-                   for close in (self.closes_at[p] for p in item.positions))
+                   for close in (self.rows.closes_at[p] for p in item.positions))
 
     def host(self) -> str:
         return httpx.URL(self.channel.base_url).host or self.channel.base_url
@@ -293,9 +297,9 @@ class Sender:
         from .guardrails._quiet import zones_for_number
 
         assert self.quiet_hours is not None
-        close = self.closes_at[position]
+        close = self.rows.closes_at[position]
         assert close is not None
-        zones = zones_for_number(str(self.columns["to"][position]))
+        zones = zones_for_number(str(self.rows.columns["to"][position]))
         found = self.quiet_hours.window(zones, close).sendable_at if zones else None
         return found or close
 
@@ -308,7 +312,7 @@ class Sender:
                                       error=str(exc)))
             raise
 
-    async def retry(self, item: Item, client: httpx.AsyncClient, first: _NotProcessed
+    async def try_again(self, item: Item, client: httpx.AsyncClient, first: _NotProcessed
                     ) -> Outcome:
         """Attempts 2.. under stamina, after ``first`` failed (raises the last failure).
 
@@ -320,8 +324,8 @@ class Sender:
         for long: `process` halts the run instead.
         """
         replay: _NotProcessed | None = first
-        attempts = self.attempts if first.unreachable is None or self.accepted else min(
-            self.attempts, 2)
+        attempts = self.retry.attempts if first.unreachable is None or self.accepted else min(
+            self.retry.attempts, 2)
         async for attempt in stamina.retry_context(
             on=_retry_hook, attempts=attempts, timeout=None,
             wait_initial=0.5, wait_max=30.0, wait_jitter=1.0,
@@ -341,10 +345,11 @@ class Sender:
         except CampaignError as exc:
             return Outcome("failed", retry=True, error=str(exc))
         item.attempts += 1
-        to = self.columns.get("to")
+        to = self.rows.columns.get("to")
         recipients = [str(to[p]) if to is not None else None for p in item.positions]
-        segments = [int(self.segments[p]) for p in item.positions]
-        costs = [None if self.costs[p] is None else str(self.costs[p]) for p in item.positions]
+        segments = [int(self.rows.segments[p]) for p in item.positions]
+        costs = [None if self.rows.costs[p] is None else str(self.rows.costs[p])
+                 for p in item.positions]
         # The intent is durable before the slot, so nothing but the send follows the pacer's
         # release. Until the send the row is `queued`: a stop, pause, halt or a closing
         # window meanwhile forgets it (never left pending).
@@ -392,7 +397,7 @@ class Sender:
         status = response.status_code
         if status == 429:
             wait = parse_retry_after(response.headers.get("retry-after"))
-            if wait is not None and wait > self.retry_after_cap:
+            if wait is not None and wait > self.retry.retry_after_cap:
                 self.pause_with(wait)
                 raise _Stopped
             if wait is not None:
@@ -437,7 +442,8 @@ class Sender:
                 # Not found right after the attempt proves nothing: a provider's list can
                 # lag behind what it accepted. The next run looks again once it has settled.
                 found = (f"a lookup did not find it yet, which proves nothing until "
-                         f"{self.absent_after:g} s after the attempt; the next run looks again")
+                         f"{self.retry.absent_after:g} s after the attempt; the next run looks "
+                         "again")
             reason = f"{reason}; {found}"
         what = "the bulk job" if len(item.keys) > 1 else "it"
         return Outcome(
@@ -480,10 +486,10 @@ class Sender:
                 return True
             if found is None:
                 since = self.age(record)
-                if since is None or since >= self.absent_after:
+                if since is None or since >= self.retry.absent_after:
                     return False  # proven absent: send it
                 found = (f"a lookup did not find it {since:.0f} s after the attempt, which "
-                         f"proves nothing until {self.absent_after:g} s; the next run looks "
+                         f"proves nothing until {self.retry.absent_after:g} s; the next run looks "
                          "again")
             reason = f"{reason.split('; a lookup')[0].rstrip('.')}; {found}"
         self.record(item, Outcome(
@@ -512,7 +518,7 @@ class Sender:
             resume = datetime.fromtimestamp(time.time() + wait, UTC)
             self.pause = CampaignPaused(
                 f"{self.channel.label} asked to wait {wait:g} s (Retry-After), longer than "
-                f"retry_after_cap={self.retry_after_cap:g} s: campaign \"{self.campaign}\" "
+                f"retry_after_cap={self.retry.retry_after_cap:g} s: campaign \"{self.campaign}\" "
                 f"paused with its remaining rows waiting. Run the same campaign again after "
                 f"{resume:%Y-%m-%d %H:%M:%S} UTC to resume; rows already sent are not sent "
                 "twice",
