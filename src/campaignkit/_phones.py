@@ -772,41 +772,47 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
     codes, uniques = pd.factorize(values, sort=False)
     raws: list[str] = uniques.tolist()
     resolved, bare = _normalise_unique(raws, region, fast=fast)
-    # A lost plus depends on the cell, not only its text: each guessed value gets a second
-    # code for its cells that cannot have lost a plus (text cells, formatted text).
-    guessed = np.fromiter((r.guess for r in resolved), bool, len(resolved))
+    # Most distinct values are plain valid numbers: their E.164 and repairs are taken as
+    # they are; the rest go through `_outcome` (failures, countries, a guessed plus).
+    n = len(raws)
+    e164 = np.empty(2 * n, dtype=object)
+    fixes = np.empty(2 * n, dtype=object)
+    e164[:n] = [r.e164 for r in resolved]
+    fixes[:n] = [r.repairs for r in resolved]
+    special = np.fromiter((r.failure is not None or r.guess for r in resolved), bool, n)
+    if allowed is not None:
+        country = np.asarray([r.country for r in resolved], dtype=object)
+        special |= ~np.isin(country, list(allowed))
+    failures: dict[int, PhoneResult] = {}
+    guessed = np.zeros(n, bool)
+    for i in np.flatnonzero(special).tolist():
+        r = resolved[i]
+        guessed[i] = r.guess
+        for j, eligible in ((i, True), (i + n, False)) if r.guess else ((i, True),):
+            o = _outcome(raws[i], r, region, eligible=eligible, allowed=allowed)
+            e164[j], fixes[j] = o.e164, o.repairs
+            if o.problem is not None:
+                failures[j] = o
+    # A lost plus depends on the cell, not only its text: a guessed value's cells that
+    # cannot have lost a plus (text cells, formatted text) take its second code.
     if guessed.any():
-        eligible = bare[codes]
+        eligible_cells = bare[codes]
         if number_cells is not None:
-            eligible &= np.asarray(number_cells, dtype=bool)
-        codes = np.where(guessed[codes] & ~eligible, codes + len(raws), codes)
-    outcomes = [
-        _outcome(raw, r, region, eligible=True, allowed=allowed)
-        for raw, r in zip(raws, resolved, strict=True)
-    ] + [
-        _outcome(raw, r, region, eligible=False, allowed=allowed) if r.guess else _UNUSED
-        for raw, r in zip(raws, resolved, strict=True)
-    ]
+            eligible_cells &= np.asarray(number_cells, dtype=bool)
+        codes = np.where(guessed[codes] & ~eligible_cells, codes + n, codes)
     index = phones.index
-    e164 = np.asarray([o.e164 for o in outcomes], dtype=object)
     to = pd.Series(e164[codes], index=index, dtype="str", name="to")
-    fixes = np.empty(len(outcomes), dtype=object)
-    fixes[:] = [o.repairs for o in outcomes]
     repairs = pd.Series(fixes[codes], index=index, dtype=object, name="repairs")
     found: list[tuple[Problem, ...]] = [()] * len(index)
-    failed = [i for i, o in enumerate(outcomes) if o.problem is not None]
-    if failed:
-        positions = np.flatnonzero(np.isin(codes, failed))
+    if failures:
+        positions = np.flatnonzero(np.isin(codes, list(failures)))
         labels = index[positions].tolist()
         for position, label in zip(positions.tolist(), labels, strict=True):
-            o = outcomes[int(codes[position])]
+            o = failures[int(codes[position])]
             assert o.problem is not None and o.kind is not None
             found[position] = (Problem(_row(label), column, o.problem, o.kind),)
     problems = pd.Series(found, index=index, dtype=object, name="problems")
     return to, problems, repairs
-
-
-_UNUSED = PhoneResult("")
 
 
 def _outcome(

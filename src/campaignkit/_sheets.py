@@ -1,0 +1,928 @@
+"""Open a recipients file safely and read its cells the way the sheet shows them.
+
+`read_source` turns a path, bytes or a file object into a `Table`: records of text with the
+row number Excel shows for each. On the way it refuses what is not a spreadsheet or would
+not fit in memory, each with one sentence naming the file and the fix:
+
+* **What the file is**, from its first bytes: a PNG, a PDF or a Word document is named as
+  such, never parsed as CSV.
+* **Workbooks (XLSX)** are checked before any reader allocates: the zip's declared sizes
+  (a zip bomb), every part the reader will read decompressed once with its CRC checked
+  (a corrupt deflate stream), and the cells the sheet reaches (a 2 KB file with cells at
+  A1 and XFD1048576 would need a dense grid of 17 billion cells in calamine). Every error of
+  the reader is caught and said as "... is damaged: ...".
+* **Cells as shown**: each XLSX number or date cell is rendered with its number format, as
+  Excel draws it (zip ``00000`` → ``02134``, ``$12.50``, ``15%``, ``2:30 PM``,
+  ``01/12/2026``) by xlfmt, once per distinct (value, format). The typed values stay
+  available (`Table.typed_column`): the phone column is read from them, and a formatted
+  column's typed values become a ``"<column> (value)"`` column (see `load_recipients`).
+  Hidden rows (by hand or by a filter) are listed.
+* **Text (CSV)**: the encoding is detected with charset-normalizer when the file is not
+  UTF-8 (UTF-16 without a BOM, Shift-JIS, Windows-1252...) and named in a note; more than
+  16,384 columns (Excel's limit) is refused before parsing; a stray quote that swallowed
+  the following lines is found and reported with those lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import functools
+import io
+import math
+import numbers
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeAlias
+from xml.etree import ElementTree
+
+import numpy as np
+import pandas as pd
+from python_calamine import CalamineWorkbook, PasswordError
+
+from ._errors import DataError
+from .problems import Problem
+
+__all__ = ["MAX_CELLS", "MAX_COLUMNS", "Table", "cell_text", "read_source"]
+
+Source: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | bytes
+
+#: Columns a text file may have: Excel's own limit (XFD), so no real sheet is refused.
+MAX_COLUMNS = 16_384
+#: Cells of a sheet's grid (rows x columns from A1 to its last cell) campaignkit reads.
+MAX_CELLS = 50_000_000
+# A sheet's grid may be this much bigger than its filled cells (the rest is empty space
+# the reader allocates anyway); below SPARSE_FLOOR cells it is always fine.
+SPARSE_RATIO = 64
+SPARSE_FLOOR = 4_000_000
+# A workbook's parts, decompressed: far above any sheet of a million rows.
+MAX_UNZIPPED = 2 << 30
+# Deflate tops out near 1,000:1; real XML rarely passes 100:1.
+MAX_RATIO = 400
+
+_SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+_TEXTS = frozenset({".csv", ".tsv", ".tab", ".txt"})
+_ZIP_MAGIC = b"PK\x03\x04"  # xlsx, xlsm and ods are zip files
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc, .ppt)
+_DELIMITERS = ",;\t"
+_CHUNK = 1 << 22
+
+# First bytes of files people upload by mistake (https://en.wikipedia.org/wiki/List_of_file_signatures).
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "a program (ELF)"),
+    (b"MZ", "a Windows program"),
+    (b"ID3", "an MP3 audio file"),
+    (b"OggS", "an Ogg audio file"),
+    (b"{\\rtf", "an RTF document"),
+)
+_ZIP_KINDS = (
+    ("word/", "a Word document (.docx)"),
+    ("ppt/", "a PowerPoint presentation (.pptx)"),
+)
+
+
+@dataclass(slots=True)
+class Table:
+    """A sheet as records of text (as shown) with the row number Excel shows for each."""
+
+    records: list[list[str]]
+    numbers: list[int]
+    info: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[Problem, ...] = ()
+    #: the same records as a frame of text columns 0..n-1 (the fast CSV path), or None
+    grid: pd.DataFrame | None = None
+    #: a workbook's typed values, aligned with ``records`` (None for text files)
+    raw: list[list[Any]] | None = None
+    #: column positions where some cell's shown text differs from its typed value
+    formatted: frozenset[int] = frozenset()
+    #: rows hidden in the sheet (by hand or by a filter)
+    hidden: tuple[int, ...] = ()
+    #: merged ranges as 0-based (first row, first column, last row, last column)
+    merged: tuple[tuple[int, int, int, int], ...] = ()
+    #: every sheet of the workbook with its first rows as text, for messages
+    overview: Callable[[], list[tuple[str, list[list[str]]]]] | None = None
+
+    def typed_column(self, position: int, rows: list[int]) -> list[str]:
+        """The typed values of one column at record indexes ``rows``, as text."""
+        assert self.raw is not None
+        raw = self.raw
+        values = [raw[r][position] if position < len(raw[r]) else None for r in rows]
+        texts: dict[Any, str] = {}  # a column repeats its values (dates): each converted once
+        out = []
+        for v in values:
+            key = (type(v), v)
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = _typed_text(v)
+            out.append(text)
+        return out
+
+    def number_cells(self, position: int, rows: list[int]) -> np.ndarray:
+        """Which of those cells were typed as numbers."""
+        if self.raw is None:
+            return np.zeros(len(rows), bool)
+        out = np.zeros(len(rows), bool)
+        for i, r in enumerate(rows):
+            v = _at(self.raw, r, position)
+            out[i] = type(v) in (int, float)
+        return out
+
+
+def _at(raw: list[list[Any]], row: int, column: int) -> Any:
+    values = raw[row]
+    return values[column] if column < len(values) else None
+
+
+# -- what the source is ------------------------------------------------------------------------
+
+
+def read_source(source: Source, sheet: str | int | None) -> Table:
+    """Read a path, bytes or a file object into a `Table` (see the module docstring)."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f'no file at "{path}": check the path and the current folder')
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise DataError(f"{path.name} cannot be read: {error.strerror or error}") from error
+        suffix = path.suffix.lower()
+        return _read_bytes(data, path.name, sheet, suffix=suffix)
+    if isinstance(source, bytes):
+        return _read_bytes(source, None, sheet, suffix="")
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        name = Path(name).name if isinstance(name, str) else None
+        content = source.read()
+        if isinstance(content, str):
+            _no_sheet(sheet, name)
+            return _read_text(content, name, encoding=None, tab=False)
+        suffix = Path(name).suffix.lower() if name else ""
+        return _read_bytes(bytes(content), name, sheet, suffix=suffix)
+    raise DataError(
+        f"cannot read recipients from a {type(source).__name__}: pass a file path, "
+        "an open binary file or a pandas DataFrame"
+    )
+
+
+def _read_bytes(data: bytes, name: str | None, sheet: str | int | None, *, suffix: str) -> Table:
+    label = name or "the file"
+    kind = _not_a_sheet(data)
+    if kind is not None:
+        raise DataError(
+            f"{label} is {kind}, not a spreadsheet: choose the CSV or Excel file of your "
+            "recipients"
+        )
+    if data.startswith(_ZIP_MAGIC):
+        return _read_zip(data, name, sheet)
+    if data.startswith(_OLE_MAGIC):
+        return _read_workbook(io.BytesIO(data), sheet, name, formats=None)
+    if suffix in _SPREADSHEETS:
+        raise DataError(
+            f"{label} is not a workbook despite its name (it is neither Excel nor "
+            "OpenDocument data): if it is a CSV file, rename it to .csv"
+        )
+    return _read_text_bytes(data, name, sheet, tab=suffix in (".tsv", ".tab"))
+
+
+def _not_a_sheet(data: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml")) and (
+        b"<html" in head or b"<table" in head or b"<!doctype html" in head
+    ):
+        return "a web page (HTML)"
+    if data[8:12] == b"WEBP" and data.startswith(b"RIFF"):
+        return "a WebP image"
+    if data[4:8] == b"ftyp":
+        return "a video or photo (MP4/HEIC)"
+    return None
+
+
+def _no_sheet(sheet: str | int | None, name: str | None) -> None:
+    if sheet is not None:
+        raise DataError(
+            f"sheet={sheet!r} was given but {name or 'the source'} is a CSV file, which has "
+            "no sheets: leave sheet= out"
+        )
+
+
+def _damaged(label: str, error: BaseException) -> DataError:
+    detail = str(error).strip().rstrip(".") or type(error).__name__
+    return DataError(
+        f"{label} is damaged: {detail}. Open it in Excel and save it again, or save it as CSV"
+    )
+
+
+# -- zip files: XLSX, ODS --------------------------------------------------------------------
+
+
+def _read_zip(data: bytes, name: str | None, sheet: str | int | None) -> Table:
+    label = name or "the workbook"
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = {info.filename: info for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise _damaged(label, error) from error
+    if "mimetype" in members and "content.xml" in members:
+        _check_sizes(members, label)
+        _check_ods(archive, members, label)
+        return _read_workbook(io.BytesIO(data), sheet, name, formats=None)
+    if "xl/workbook.xml" not in members and "xl/workbook.bin" not in members:
+        kind = next((k for prefix, k in _ZIP_KINDS if any(m.startswith(prefix) for m in members)),
+                    "a zip archive")
+        raise DataError(
+            f"{label} is {kind}, not a spreadsheet: choose the CSV or Excel file of your "
+            "recipients"
+        )
+    _check_sizes(members, label)
+    if "xl/workbook.bin" in members:  # .xlsb: no XML to check or format
+        return _read_workbook(io.BytesIO(data), sheet, name, formats=None)
+    book = _XlsxParts(archive, members, label)
+    chosen = book.choose(sheet)
+    scan = book.scan(chosen)
+    return _read_workbook(io.BytesIO(data), chosen, name, formats=(book, scan))
+
+
+def _check_sizes(members: dict[str, zipfile.ZipInfo], label: str) -> None:
+    total = 0
+    for info in members.values():
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 16 << 20 and ratio > MAX_RATIO:
+            raise DataError(
+                f"{label} was refused: its part {info.filename} would unpack {ratio:,.0f} "
+                f"times its size ({info.file_size:,} bytes), which only a zip bomb does; "
+                "open it in Excel and save it again if it is a real sheet"
+            )
+    if total > MAX_UNZIPPED:
+        raise DataError(
+            f"{label} was refused: it would unpack to {total:,} bytes, more than "
+            f"campaignkit reads ({MAX_UNZIPPED:,}); split the sheet or save it as CSV"
+        )
+
+
+def _unzip(archive: zipfile.ZipFile, name: str, label: str) -> Iterator[bytes]:
+    """A part's bytes in chunks, its CRC and declared size checked (zipfile stops there)."""
+    try:
+        with archive.open(name) as handle:
+            while chunk := handle.read(_CHUNK):
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+        raise _damaged(f"{label} ({name})", error) from error
+
+
+def _check_ods(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], label: str) -> None:
+    """Refuse cells repeated into a huge grid (calamine expands repeats of filled cells)."""
+    repeat = re.compile(rb'number-(columns|rows)-repeated="([0-9]+)"')
+    for name in ("content.xml", "styles.xml"):
+        if name not in members:
+            continue
+        tail = b""
+        for chunk in _unzip(archive, name, label):
+            buf = tail + chunk
+            tail = buf[-200:]
+            for kind, count in repeat.findall(buf):
+                # LibreOffice writes empty trailing rows and columns as large repeats; only a
+                # repeat of a filled cell or row is expanded, so bound the product.
+                if int(count) > (MAX_COLUMNS if kind == b"columns" else 1_048_576):
+                    raise DataError(
+                        f"{label} was refused: it repeats a cell {int(count):,} times, more than "
+                        "a sheet holds; open it in LibreOffice and save it again"
+                    )
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _nodes(root: ElementTree.Element, name: str) -> Iterator[ElementTree.Element]:
+    """Elements by local name: transitional and strict OOXML use different namespaces."""
+    return (node for node in root.iter() if _local(node.tag) == name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What one pass over a worksheet's XML found, before any reader allocates."""
+
+    styled: dict[int, list[tuple[int, int]]]  # xf index -> 0-based (row, column) cells
+    hidden: tuple[int, ...]  # 1-based rows hidden by hand or by a filter
+    filtered: bool  # the sheet has an autofilter
+
+
+class _XlsxParts:
+    """The parts of an XLSX that decide how to read it: sheets, styles, the date system."""
+
+    def __init__(
+        self, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], label: str
+    ) -> None:
+        self.archive, self.members, self.label = archive, members, label
+        # calamine reads these when it opens the file: each is unzipped once here first.
+        for part in members:
+            if not part.startswith("xl/worksheets/") and not part.endswith("/"):
+                for _ in _unzip(archive, part, label):
+                    pass
+        workbook = self._xml("xl/workbook.xml")
+        rels = self._xml("xl/_rels/workbook.xml.rels") if (
+            "xl/_rels/workbook.xml.rels" in members) else None
+        targets = {}
+        if rels is not None:
+            for rel in _nodes(rels, "Relationship"):
+                target = rel.get("Target", "")
+                target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+                targets[rel.get("Id")] = target
+        self.sheets: list[tuple[str, str | None]] = []
+        for node in _nodes(workbook, "sheet"):
+            rid = next((v for k, v in node.attrib.items() if k.endswith("}id")), None)
+            self.sheets.append((node.get("name", ""), targets.get(rid)))
+        self.formats = self._formats()
+
+    def _xml(self, part: str) -> ElementTree.Element:
+        try:
+            return ElementTree.fromstring(b"".join(_unzip(self.archive, part, self.label)))
+        except (ElementTree.ParseError, KeyError) as error:
+            raise _damaged(f"{self.label} ({part})", error) from error
+
+    def _formats(self) -> list[str | None]:
+        """Each cell style's number format code; None where it shows the value as typed."""
+        if "xl/styles.xml" not in self.members:
+            return []
+        from openpyxl.styles.numbers import BUILTIN_FORMATS
+
+        styles = self._xml("xl/styles.xml")
+        custom = {int(f.get("numFmtId", "0")): f.get("formatCode", "")
+                  for f in _nodes(styles, "numFmt")}
+        xfs = next(_nodes(styles, "cellXfs"), None)
+        out: list[str | None] = []
+        for xf in [] if xfs is None else [x for x in xfs if _local(x.tag) == "xf"]:
+            fid = int(xf.get("numFmtId", "0") or 0)
+            code = custom.get(fid, BUILTIN_FORMATS.get(fid))
+            plain = code is None or code.strip().lower() in ("general", "@", "")
+            out.append(None if plain else code)
+        return out
+
+    def choose(self, sheet: str | int | None) -> str:
+        names = [n for n, _ in self.sheets]
+        if not names:
+            raise DataError(f"{self.label} has no sheets")
+        if sheet is None:
+            return names[0]
+        if isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not 0 <= sheet < len(names):
+                raise DataError(
+                    f"{self.label} has no sheet {sheet} (0-based): its sheets are {names}"
+                )
+            return names[sheet]
+        if sheet in names:
+            return str(sheet)
+        raise DataError(f"{self.label} has no sheet {sheet!r}: its sheets are {names}")
+
+    def scan(self, sheet: str) -> _Scan:
+        """Check the cells the sheet reaches and find its styled cells and hidden rows.
+
+        One pass over the XML with few regexes per chunk (the bounds are cheap: the most
+        letters and digits any cell reference has); the exact extent is computed only when
+        those bounds allow too large a grid.
+        """
+        part = dict(self.sheets).get(sheet)
+        where = f'sheet "{sheet}" of {self.label}'
+        if part is None or part not in self.members:
+            raise _damaged(where, KeyError(f"its part {part} is missing"))
+        wanted = [i for i, code in enumerate(self.formats) if code is not None]
+        # Excel, LibreOffice, Google Sheets and openpyxl write r= then s=; a cell written
+        # otherwise shows its typed value.
+        styled_re = re.compile(
+            rb'<c r="([A-Z]{1,3})([0-9]{1,7})" s="('
+            + b"|".join(str(i).encode() for i in wanted) + rb')"'
+        ) if wanted else None
+        hidden_re = re.compile(rb'<row r="([0-9]+)"[^>]*? hidden="(?:1|true)"')
+        refless_re = re.compile(rb'<c(?:>| (?!r="))')
+        cells = letters = digits = 0
+        refless = filtered = False
+        declared = ""
+        styled: dict[int, list[tuple[int, int]]] = {}
+        columns: dict[bytes, int] = {}
+        hidden: list[int] = []
+        for buf in _chunks(_unzip(self.archive, part, self.label)):
+            if not declared:
+                found = re.search(rb'<dimension ref="([A-Z0-9:$]+)"', buf)
+                declared = found.group(1).decode() if found else "-"
+            cells += buf.count(b'<c r="')
+            refless = refless or refless_re.search(buf) is not None
+            while (more := _beyond(letters, digits).search(buf)) is not None:
+                if more.group(1):
+                    letters = len(more.group(1))
+                else:
+                    digits = len(more.group(2))
+            if b"hidden=" in buf:
+                hidden += [int(r) for r in hidden_re.findall(buf)]
+            filtered = filtered or b"<autoFilter" in buf
+            if styled_re is not None:
+                for col, row, style in styled_re.findall(buf):
+                    c = columns.get(col)
+                    if c is None:
+                        c = columns[col] = _column(col)
+                    styled.setdefault(int(style), []).append((int(row) - 1, c))
+        if declared and declared != "-" and ":" in declared:
+            last = declared.split(":")[1].replace("$", "")
+            self._refuse(where, last, *_cell_position(last), cells, declared=True)
+        rows_bound = 10**digits - 1
+        cols_bound = {0: 1, 1: 26, 2: 702}.get(letters, MAX_COLUMNS)
+        if refless or rows_bound * cols_bound > _allowed(cells):
+            self._exact_area(where, part, cells)
+        return _Scan(styled, tuple(hidden), filtered)
+
+    def _exact_area(self, where: str, part: str, cells: int) -> None:
+        """The grid's exact extent, cell by cell (cells without a reference follow the last)."""
+        tag = re.compile(rb'<(row|c)\b([^>]*)>')
+        attr_r = re.compile(rb' r="([A-Z]{0,3})([0-9]{0,7})"')
+        rows = cols = count = row = col = 0
+        last = ""
+        for buf in _chunks(_unzip(self.archive, part, self.label)):
+            for kind, attrs in tag.findall(buf):
+                ref = attr_r.search(attrs)
+                if kind == b"row":
+                    row = int(ref.group(2)) if ref and ref.group(2) else row + 1
+                    col = 0
+                    continue
+                count += 1
+                if ref and ref.group(1):
+                    col = _column(ref.group(1)) + 1
+                    row = int(ref.group(2)) if ref.group(2) else row
+                else:
+                    col += 1
+                if row > rows or col > cols:
+                    rows, cols = max(rows, row), max(cols, col)
+                    last = f"{_column_letter(cols - 1)}{rows}"
+        self._refuse(where, last, rows, cols, max(count, cells))
+
+    def _refuse(
+        self, where: str, last: str | None, rows: int, cols: int, cells: int, *,
+        declared: bool = False,
+    ) -> None:
+        area = rows * cols
+        if area <= _allowed(cells):
+            return
+        reach = f"declares cells up to {last}" if declared else (
+            f"has cells up to {last}" if last else f"has {cells:,} cells in one row")
+        raise DataError(
+            f"{where} was refused: it {reach}, a grid of {area:,} cells for {cells:,} filled "
+            "ones, more than campaignkit reads; delete the stray cells far below or to the "
+            "right of your data (or the empty rows and columns), or save the sheet as CSV"
+        )
+
+@functools.cache
+def _beyond(letters: int, digits: int) -> re.Pattern[bytes]:
+    """A cell reference with more column letters or row digits than seen so far."""
+    return re.compile(
+        rb'<c r="(?:([A-Z]{%d,3})[0-9]|[A-Z]{1,3}([0-9]{%d,7})")' % (letters + 1, digits + 1)
+    )
+
+
+def _chunks(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompressed XML cut after a ``>``, so no tag is split between two chunks."""
+    tail = b""
+    for piece in pieces:
+        buf = tail + piece
+        cut = buf.rfind(b">") + 1
+        if cut:
+            buf, tail = buf[:cut], buf[cut:]
+            yield buf
+        else:
+            tail = buf
+    if tail:
+        yield tail
+
+
+def _column_letter(position: int) -> str:
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _allowed(cells: int) -> int:
+    return min(MAX_CELLS, max(SPARSE_FLOOR, SPARSE_RATIO * cells))
+
+
+def _column(letters: bytes | str) -> int:
+    """0-based column of Excel letters (A -> 0, XFD -> 16383)."""
+    n = 0
+    for ch in letters if isinstance(letters, str) else letters.decode():
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _cell_position(ref: str) -> tuple[int, int]:
+    """(rows, columns) of the grid from A1 to a reference like XFD1048576."""
+    found = re.fullmatch(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})", ref)
+    if found is None:
+        return 0, 0
+    return int(found.group(2)), _column(found.group(1)) + 1
+
+
+# -- reading a workbook with calamine ---------------------------------------------------------
+
+
+def _read_workbook(
+    where: IO[bytes],
+    sheet: str | int | None,
+    name: str | None,
+    *,
+    formats: tuple[_XlsxParts, _Scan] | None,
+) -> Table:
+    label = name or "the workbook"
+    try:
+        book = CalamineWorkbook.from_filelike(where)
+    except PasswordError as error:
+        raise DataError(f"{label} is password-protected: save a copy without one") from error
+    except Exception as error:  # every reader error, whatever its class, is one sentence
+        raise _damaged(label, error) from error
+    try:
+        names = list(book.sheet_names)
+    except Exception as error:
+        raise _damaged(label, error) from error
+    if not names:
+        raise DataError(f"{label} has no sheets")
+    if sheet is None:
+        chosen = names[0]
+    elif isinstance(sheet, int) and not isinstance(sheet, bool):
+        if not 0 <= sheet < len(names):
+            raise DataError(f"{label} has no sheet {sheet} (0-based): its sheets are {names}")
+        chosen = names[sheet]
+    elif sheet in names:
+        chosen = str(sheet)
+    else:
+        raise DataError(f"{label} has no sheet {sheet!r}: its sheets are {names}")
+    try:
+        found = book.get_sheet_by_name(chosen)
+        # skip_empty_area=False keeps the grid anchored at A1: list position = row number - 1.
+        rows = found.to_python(skip_empty_area=False)
+        merged = found.merged_cell_ranges or []
+    except Exception as error:
+        raise _damaged(f'sheet "{chosen}" of {label}', error) from error
+    records = [[v if type(v) is str else cell_text(v) for v in row] for row in rows]
+    formatted: set[int] = set()
+    hidden: tuple[int, ...] = ()
+    info: dict[str, Any] = {"source": name, "format": "workbook", "sheet": chosen,
+                            "encoding": None}
+    if formats is not None:
+        parts, scan = formats
+        formatted = _show_formats(records, rows, parts, scan)
+        hidden = scan.hidden
+        info["filtered"] = scan.filtered
+    return Table(
+        records,
+        list(range(1, len(records) + 1)),
+        info,
+        raw=rows,
+        formatted=frozenset(formatted),
+        hidden=hidden,
+        merged=tuple((a[0], a[1], b[0], b[1]) for a, b in merged),
+        overview=lambda: _overview(book, names, formats[0] if formats else None),
+    )
+
+
+def _overview(
+    book: CalamineWorkbook, names: list[str], parts: _XlsxParts | None
+) -> list[tuple[str, list[list[str]]]]:
+    """Each sheet's first 30 rows as text, for a message; a sheet that cannot be read safely
+    (or at all) shows no rows."""
+    out: list[tuple[str, list[list[str]]]] = []
+    for name in names:
+        try:
+            if parts is not None:
+                parts.scan(name)  # never let the reader allocate a bomb's grid
+            rows = book.get_sheet_by_name(name).to_python(nrows=30)
+        except Exception:
+            out.append((name, []))
+            continue
+        out.append((name, [[cell_text(v) for v in row] for row in rows]))
+    return out
+
+
+def _show_formats(
+    records: list[list[str]], rows: list[list[Any]], parts: _XlsxParts, scan: _Scan
+) -> set[int]:
+    """Replace each styled number or date cell's text by what its format shows."""
+    from xlfmt import format_value
+
+    shown: dict[tuple[Any, str], str] = {}
+    formatted: set[int] = set()
+    for style, cells in scan.styled.items():
+        code = parts.formats[style] if style < len(parts.formats) else None
+        if code is None:
+            continue
+        for r, c in cells:
+            if r >= len(rows) or c >= len(rows[r]):
+                continue
+            value = rows[r][c]
+            if type(value) is str or type(value) is bool or value is None:
+                continue  # text shows as typed; booleans as TRUE/FALSE
+            key = (value, code)
+            text = shown.get(key)
+            if text is None:
+                text = _format(format_value, value, code)
+                shown[key] = text
+            if text != records[r][c]:
+                records[r][c] = text
+                formatted.add(c)
+    return formatted
+
+
+def _format(format_value: Callable[..., str], value: Any, code: str) -> str:
+    """Excel's text for a value, trimmed of the padding ``_)`` and ``*`` fills add."""
+    if isinstance(value, dt.timedelta):
+        value = value.total_seconds() / 86400
+    try:
+        text = str(format_value(value, code))
+    except Exception:  # a format xlfmt cannot draw: the typed value, as before
+        return _typed_text(value)
+    return text.strip()
+
+
+def _typed_text(value: object) -> str:
+    return value if isinstance(value, str) else cell_text(value)
+
+
+# -- cell values as text ---------------------------------------------------------------------
+
+
+def _float_text(value: float) -> str:
+    if value != value:  # NaN
+        return ""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return format(value, ".15g")  # Excel shows at most 15 significant digits
+
+
+def _date_text(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _datetime_text(value: dt.datetime) -> str:
+    if value.hour == value.minute == value.second == value.microsecond == 0 and not value.tzinfo:
+        return value.date().isoformat()
+    spec = "minutes" if value.second == 0 and value.microsecond == 0 else "seconds"
+    return value.isoformat(sep=" ", timespec=spec)
+
+
+# Exact types calamine returns, converted without the isinstance ladder (a third of all cells).
+_FAST_TEXT: dict[type, Any] = {
+    str: str,
+    float: _float_text,
+    int: str,
+    bool: lambda v: "TRUE" if v else "FALSE",
+    dt.date: _date_text,
+    dt.datetime: _datetime_text,
+    type(None): lambda v: "",
+}
+
+
+def cell_text(value: object) -> str:
+    """A typed cell value as text: no ``.0`` on whole numbers, dates in ISO 8601 (no 00:00)."""
+    fast = _FAST_TEXT.get(type(value))
+    if fast is not None:
+        return fast(value)  # type: ignore[no-any-return]
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        value = pd.Timestamp(value) if isinstance(value, np.datetime64) else pd.Timedelta(value)
+        if value is pd.NaT:
+            return ""
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return _float_text(float(value))
+    if isinstance(value, dt.datetime):
+        return _datetime_text(value)
+    if isinstance(value, dt.date):
+        return _date_text(value)
+    if isinstance(value, dt.time):
+        spec = "minutes" if value.second == 0 and value.microsecond == 0 else "seconds"
+        return value.isoformat(timespec=spec)
+    if isinstance(value, dt.timedelta) and not isinstance(value, pd.Timedelta):
+        seconds = int(value.total_seconds())  # a duration as Excel's [h]:mm:ss shows it
+        sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if isinstance(value, pd.Timestamp | pd.Timedelta):
+        return str(value)
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+# -- text files ------------------------------------------------------------------------------
+
+_ENCODING_NAMES = {
+    "utf_8": "UTF-8",
+    "utf_16": "UTF-16",
+    "utf_16_le": "UTF-16",
+    "utf_16_be": "UTF-16",
+    "utf_32": "UTF-32",
+    "cp1252": "Windows-1252",
+    "latin_1": "Latin-1",
+    "cp932": "Shift-JIS",
+    "shift_jis": "Shift-JIS",
+    "euc_jp": "EUC-JP",
+    "gb18030": "GB18030 (Chinese)",
+    "gb2312": "GB2312 (Chinese)",
+    "big5": "Big5 (Chinese)",
+    "euc_kr": "EUC-KR (Korean)",
+    "cp949": "EUC-KR (Korean)",
+    "cp1251": "Windows-1251 (Cyrillic)",
+    "koi8_r": "KOI8-R (Cyrillic)",
+    "cp1250": "Windows-1250 (Central European)",
+    "cp1253": "Windows-1253 (Greek)",
+    "cp1254": "Windows-1254 (Turkish)",
+    "cp1255": "Windows-1255 (Hebrew)",
+    "cp1256": "Windows-1256 (Arabic)",
+    "mac_roman": "Mac Roman",
+}
+
+
+def _encoding_note(encoding: str) -> str | None:
+    if encoding in ("utf-8", "utf-8-sig"):
+        return None
+    if encoding == "cp1252":
+        return (
+            'the file is not UTF-8: it was read as Windows-1252 (what Excel writes for "CSV"); '
+            'check accented names, or save it as "CSV UTF-8" to be sure'
+        )
+    if encoding == "utf-16":
+        return 'the file is UTF-16 (Excel\'s "Unicode Text"): read as such'
+    shown = _ENCODING_NAMES.get(encoding, encoding)
+    return (
+        f"the file is not UTF-8: it was read as {shown} (detected by charset-normalizer); "
+        'check the names, or save it as "CSV UTF-8" to be sure'
+    )
+
+
+def _decode(data: bytes, label: str) -> tuple[str, str]:
+    """The text of a file and the name of the encoding it was read with."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", "replace"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return data.decode("utf-32", "replace"), "utf-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text" export: UTF-16 with a BOM, tab-separated.
+        return data.decode("utf-16", "replace"), "utf-16"
+    head = data[:8192]
+    # NUL bytes in a text file mean UTF-16/32 without a BOM (UTF-8 would take them as NULs).
+    nuls = head.count(0)
+    if not nuls or nuls * 50 < len(head):
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        if nuls * 10 > len(head):
+            raise DataError(
+                f"{label} is not a spreadsheet or a text file (it holds binary data): choose "
+                "the CSV or Excel file of your recipients"
+            )
+        return data.decode("cp1252", "replace"), "cp1252"
+    encoding = best.encoding
+    text = data.decode(encoding, "replace")
+    if encoding != "cp1252":
+        try:
+            if data.decode("cp1252") == text and not text.isascii():
+                return text, "cp1252"  # the same characters: Excel's own choice by name
+        except UnicodeDecodeError:
+            pass
+    if encoding.startswith("utf_16"):
+        encoding = "utf_16_le" if encoding.endswith("le") else "utf_16_be"
+    return text, encoding
+
+
+def _read_text_bytes(
+    data: bytes, name: str | None, sheet: str | int | None, *, tab: bool
+) -> Table:
+    _no_sheet(sheet, name)
+    text, encoding = _decode(data, name or "the file")
+    return _read_text(text, name, encoding, tab)
+
+
+def _read_text(text: str, name: str | None, encoding: str | None, tab: bool) -> Table:
+    text = text.removeprefix("\ufeff")
+    delimiter = "\t" if tab else _sniff_delimiter(text)
+    _check_width(text, delimiter, name or "the file")
+    grid = _read_grid(text, delimiter)
+    records = [] if grid is not None else list(
+        csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    numbers = list(range(1, (len(grid) if grid is not None else len(records)) + 1))
+    note = _encoding_note(encoding) if encoding else None
+    info = {
+        "source": name,
+        "format": "csv",
+        "encoding": encoding,
+        "encoding_note": note,
+        "delimiter": delimiter,
+        "text_lines": _line_starts(text),
+    }
+    notes = (Problem(None, None, note, "sheet"),) if note else ()
+    return Table(records, numbers, info, notes, grid)
+
+
+def _line_starts(text: str) -> Callable[[], list[str]]:
+    """The file's physical lines, computed only when a message needs them."""
+    return lambda: text.split("\n")
+
+
+def _check_width(text: str, delimiter: str, label: str) -> None:
+    """Refuse a record wider than Excel's 16,384 columns before any parser builds it."""
+    if _longest_line(text) <= MAX_COLUMNS:
+        return  # a line of n characters has at most n + 1 fields, less its delimiters
+    widest = line_no = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.count(delimiter) >= MAX_COLUMNS:
+            fields = len(next(csv.reader([line], delimiter=delimiter), []))
+            if fields > widest:
+                widest, line_no = fields, number
+    if widest > MAX_COLUMNS:
+        raise DataError(
+            f"{label} was refused: line {line_no} has {widest:,} columns, more than a sheet "
+            f"has ({MAX_COLUMNS:,}); check that it is the right file and its delimiter"
+        )
+
+
+def _longest_line(text: str, step: int = 1 << 23) -> int:
+    """The length of the longest line, a few megabytes at a time."""
+    longest = current = 0
+    for start in range(0, len(text), step):
+        lines = text[start : start + step].split("\n")
+        if len(lines) == 1:
+            current += len(lines[0])
+            continue
+        longest = max(longest, current + len(lines[0]), max(map(len, lines[1:-1]), default=0))
+        current = len(lines[-1])
+    return max(longest, current)
+
+
+def _read_grid(text: str, delimiter: str) -> pd.DataFrame | None:
+    """Every record as text by pandas' C parser: a tenth of the memory and time of csv.reader
+    lists at a million rows. None when it cannot (ragged rows, NUL bytes): csv.reader then."""
+    if "\x00" in text:
+        return None
+    try:
+        grid = pd.read_csv(
+            io.StringIO(text), sep=delimiter, header=None, dtype=str, engine="c",
+            keep_default_na=False, na_filter=False, skip_blank_lines=False, quotechar='"',
+            doublequote=True, skipinitialspace=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    grid.columns = range(grid.shape[1])
+    return grid
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: the one the header line uses most, csv.Sniffer on a tie."""
+    sample = text[:65536]
+    header = next((line for line in sample.splitlines() if line.strip()), "")
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(counts.values())
+    tied = [d for d in _DELIMITERS if counts[d] == best]
+    if best and len(tied) == 1:
+        return tied[0]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = ""
+    if sniffed and sniffed in (tied if best else _DELIMITERS):
+        return sniffed
+    return tied[0] if best else ","
