@@ -312,6 +312,11 @@ def _check_ods(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], la
                     )
 
 
+# Built-in formats whose look depends on the reader's locale: Excel in English (US) shows
+# 14 as m/d/yyyy and 22 as m/d/yyyy h:mm, not the spec's mm-dd-yy (ECMA-376 §18.8.30).
+_LOCAL_BUILTINS = {14: "m/d/yyyy", 22: "m/d/yyyy h:mm"}
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -376,7 +381,7 @@ class _XlsxParts:
         out: list[str | None] = []
         for xf in [] if xfs is None else [x for x in xfs if _local(x.tag) == "xf"]:
             fid = int(xf.get("numFmtId", "0") or 0)
-            code = custom.get(fid, BUILTIN_FORMATS.get(fid))
+            code = custom.get(fid, _LOCAL_BUILTINS.get(fid, BUILTIN_FORMATS.get(fid)))
             plain = code is None or code.strip().lower() in ("general", "@", "")
             out.append(None if plain else code)
         return out

@@ -96,6 +96,7 @@ _BLANK = _INVISIBLE + " \t\r\n\x0b\x0c\u2007\u202f\u3000"
 # Control characters (C0 but tab, newline and carriage return; DEL; C1): never in a message.
 _CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]"
 _CONTROL_NAMES = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL"}
+_DIGITS = re.compile(r"(?:\d[\s().\-/]*){7}")
 # How far down a header row is looked for (title rows, notes, blank rows above it).
 _HEADER_WINDOW = 30
 
@@ -407,10 +408,14 @@ def _load_table(
                                  "were joined to the names below them", "sheet"))
     above = [int(numbers[i]) for i in filled if i < top]
     if above:
-        first = " ".join(c.strip() for c in record(int(filled[0])) if c.strip())[:60]
-        notes.append(Problem(above[0], None, f"{_count(len(above), 'row')} above the header "
-                             f"(row {header_number}) left out: {_rows_text(above)} "
-                             f"({first!r}...)", "sheet"))
+        first = " ".join(c.strip() for c in record(int(filled[0])) if c.strip())
+        first = first if len(first) <= 60 else first[:59] + "…"
+        rows_above = f"row {above[0]} above the header (row {header_number}) was" if len(
+            above) == 1 else (f"rows {_rows_text(above)} above the header (row "
+                              f"{header_number}) were")
+        notes.append(Problem(above[0], None, f"{rows_above} left out, starting with "
+                             f"{first!r}; pass header_row= if the header is another row",
+                             "sheet"))
     body = np.arange(start + 1, len(numbers))
     keep = ~blank[start + 1 :]
     empty = numbers[body][~keep].tolist()
@@ -509,9 +514,13 @@ def _header_index(
         named = [i for i in window if any(_squash(c) == key for c in rows[i])]
         if named:
             return named[0]
-    named = [i for i in wide if any(_phone_tier(c) for c in rows[i])]
-    if named:
-        return named[0]
+    # The header is above the first row holding a phone number (7 digits or more).
+    data = next((i for i in window if any(_DIGITS.search(c) for c in rows[i])), None)
+    above = [i for i in wide if data is None or i < data] or wide
+    for tier in (2, 1):  # "Phone" beats a title such as "Phone list for December"
+        named = [i for i in above if any(_phone_tier(c) == tier for c in rows[i])]
+        if named:
+            return named[0]
     return wide[0] if wide else window[0]
 
 
