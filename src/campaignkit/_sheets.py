@@ -187,10 +187,9 @@ def _read_bytes(data: bytes, name: str | None, sheet: str | int | None, *, suffi
     label = name or "the file"
     kind = _not_a_sheet(data)
     if kind is not None:
-        raise DataError(
-            f"{label} is {kind}, not a spreadsheet: choose the CSV or Excel file of your "
-            "recipients"
-        )
+        fix = ("if Excel opens it, save it there as .xlsx or CSV and load that"
+               if kind == _WEB_PAGE else "choose the CSV or Excel file of your recipients")
+        raise DataError(f"{label} is {kind}, not a spreadsheet: {fix}")
     if data.startswith(_ZIP_MAGIC):
         return _read_zip(data, name, sheet)
     if data.startswith(_OLE_MAGIC):
@@ -211,12 +210,30 @@ def _not_a_sheet(data: bytes) -> str | None:
     if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml")) and (
         b"<html" in head or b"<table" in head or b"<!doctype html" in head
     ):
-        return "a web page (HTML)"
+        return _WEB_PAGE
+    if _looks_binary(data[:8192]):
+        return "binary data"
     if data[8:12] == b"WEBP" and data.startswith(b"RIFF"):
         return "a WebP image"
     if data[4:8] == b"ftyp":
         return "a video or photo (MP4/HEIC)"
     return None
+
+
+_WEB_PAGE = "a web page (HTML)"
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Many control bytes, and not in the every-other-byte pattern of UTF-16/32 text."""
+    if not head or head.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
+        return False
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if controls * 10 < len(head):
+        return False
+    half = len(head) / 2
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    return not (max(even, odd) > 0.3 * half and min(even, odd) < 0.1 * half)
 
 
 def _no_sheet(sheet: str | int | None, name: str | None) -> None:
@@ -228,9 +245,12 @@ def _no_sheet(sheet: str | int | None, name: str | None) -> None:
 
 
 def _damaged(label: str, error: BaseException) -> DataError:
-    detail = str(error).strip().rstrip(".") or type(error).__name__
+    detail = str(error).strip().rstrip(".")
+    if type(error).__name__ == "XmlError":  # calamine names only the element it choked on
+        detail = f"its XML is malformed (at <{detail}>)" if detail else "its XML is malformed"
+    detail = detail or type(error).__name__
     return DataError(
-        f"{label} is damaged: {detail}. Open it in Excel and save it again, or save it as CSV"
+        f"{label} is damaged: {detail}; open it in Excel and save it again, or save it as CSV"
     )
 
 
@@ -252,8 +272,8 @@ def _read_zip(data: bytes, name: str | None, sheet: str | int | None) -> Table:
         kind = next((k for prefix, k in _ZIP_KINDS if any(m.startswith(prefix) for m in members)),
                     "a zip archive")
         raise DataError(
-            f"{label} is {kind}, not a spreadsheet: choose the CSV or Excel file of your "
-            "recipients"
+            f"{name or 'the file'} is {kind}, not a spreadsheet: choose the CSV or Excel file "
+            "of your recipients"
         )
     _check_sizes(members, label)
     if "xl/workbook.bin" in members:  # .xlsb: no XML to check or format
@@ -499,9 +519,9 @@ class _XlsxParts:
 @functools.cache
 def _beyond(letters: int, digits: int) -> re.Pattern[bytes]:
     """A cell reference with more column letters or row digits than seen so far."""
-    return re.compile(
-        rb'<c r="(?:([A-Z]{%d,3})[0-9]|[A-Z]{1,3}([0-9]{%d,7})")' % (letters + 1, digits + 1)
-    )
+    wider = rb"([A-Z]{%d,3})[0-9]" % (letters + 1) if letters < 3 else rb"(?!)()"
+    longer = rb'[A-Z]{1,3}([0-9]{%d,7})"' % (digits + 1) if digits < 7 else rb"(?!)()"
+    return re.compile(rb'<c r="(?:' + wider + b"|" + longer + b")")
 
 
 def _chunks(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -794,7 +814,7 @@ def _encoding_note(encoding: str) -> str | None:
     )
 
 
-def _decode(data: bytes, label: str) -> tuple[str, str]:
+def _decode(data: bytes) -> tuple[str, str]:
     """The text of a file and the name of the encoding it was read with."""
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8", "replace"), "utf-8-sig"
@@ -815,11 +835,6 @@ def _decode(data: bytes, label: str) -> tuple[str, str]:
 
     best = from_bytes(data).best()
     if best is None:
-        if nuls * 10 > len(head):
-            raise DataError(
-                f"{label} is not a spreadsheet or a text file (it holds binary data): choose "
-                "the CSV or Excel file of your recipients"
-            )
         return data.decode("cp1252", "replace"), "cp1252"
     encoding = best.encoding
     text = data.decode(encoding, "replace")
@@ -838,7 +853,7 @@ def _read_text_bytes(
     data: bytes, name: str | None, sheet: str | int | None, *, tab: bool
 ) -> Table:
     _no_sheet(sheet, name)
-    text, encoding = _decode(data, name or "the file")
+    text, encoding = _decode(data)
     return _read_text(text, name, encoding, tab)
 
 
