@@ -368,8 +368,16 @@ def test_normalise_phones_empty_series() -> None:
             "GB",
             {"07400123456": "+447400123456", "7400123456": "+447400123456"},
         ),
-        # Left to phonenumbers: an IDD prefix, a trunk 0 after +44, a region with leading digits.
-        (["00447400123456", "+4407400123456", "+79123456789"], "GB", {}),
+        # An IDD prefix and a trunk 0 after +44 (issue 17), the US IDD from the US.
+        (
+            ["00447400123456", "+4407400123456", "00353871234567"],
+            "GB",
+            {"00447400123456": "+447400123456", "+4407400123456": "+447400123456",
+             "00353871234567": "+353871234567"},
+        ),
+        (["011447400123456"], "US", {"011447400123456": "+447400123456"}),
+        # Left to phonenumbers: a region with leading digits, a 0 after the IDD prefix.
+        (["+79123456789", "0007400123456"], "GB", {}),
     ],
 )
 def test_fast_path_takes_common_forms(

@@ -319,3 +319,78 @@ def test_not_a_spreadsheet_is_named(tmp_path: Path, name: str, data: bytes, mess
     with pytest.raises(DataError) as caught:
         load_recipients(io.BytesIO(data))
     assert str(caught.value) == message.replace(name, "the file", 1)
+
+
+# -- OpenDocument ------------------------------------------------------------------------------
+
+_ODS_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+)
+
+
+def ods(path: Path, rows_xml: str) -> Path:
+    """An ODS file whose one sheet holds ``rows_xml`` (table:table-row elements)."""
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS} '
+        'office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1">'
+        f"{rows_xml}</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:'
+        'names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry '
+        'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.'
+        'spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" '
+        'manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        mimetype = "application/vnd.oasis.opendocument.spreadsheet"
+        archive.writestr(zipfile.ZipInfo("mimetype"), mimetype)
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+    return path
+
+
+def ods_text(text: str) -> str:
+    return (f'<table:table-cell office:value-type="string"><text:p>{text}</text:p>'
+            "</table:table-cell>")
+
+
+def test_ods_repeat_bomb_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """A 1.5 KB ODS whose one cell is repeated over every row and column is refused."""
+    cell = ('<table:table-cell table:number-columns-repeated="16384" office:value-type="float" '
+            'office:value="1"><text:p>1</text:p></table:table-cell>')
+    rows = (f"<table:table-row>{ods_text('Phone')}</table:table-row>"
+            f'<table:table-row table:number-rows-repeated="1048575">{cell}</table:table-row>')
+    path = ods(tmp_path / "bomb.ods", rows)
+    assert path.stat().st_size < 2000
+    outcome, grew = load_in_child(path)
+    assert outcome == (
+        'DataError: sheet "Sheet1" of bomb.ods was refused: its repeated rows and cells make a '
+        "grid of 17,179,869,184 cells for 17,179,852,801 filled ones, more than campaignkit "
+        "reads; open it in LibreOffice, delete what lies far below or right of your data, and "
+        "save it again"
+    )
+    assert grew < 100
+
+
+def test_ods_cells_read_as_libreoffice_shows_them(tmp_path: Path) -> None:
+    """An ODS number or currency cell reads as the text LibreOffice saved; typed values follow."""
+    rows = (
+        f"<table:table-row>{ods_text('Phone')}{ods_text('Zip')}{ods_text('Amount')}"
+        "</table:table-row><table:table-row>"
+        f"{ods_text('+16175550101')}"
+        '<table:table-cell office:value-type="float" office:value="2134"><text:p>02134</text:p>'
+        '</table:table-cell><table:table-cell office:value-type="currency" office:currency="USD" '
+        'office:value="12.5"><text:p>$12.50</text:p></table:table-cell></table:table-row>'
+    )
+    frame = load_recipients(ods(tmp_path / "people.ods", rows))
+    assert frame.drop(columns=["problems", "repairs"]).to_dict("list") == {
+        "Phone": ["+16175550101"],
+        "Zip": ["02134"],
+        "Zip (value)": ["2134"],
+        "Amount": ["$12.50"],
+        "Amount (value)": ["12.5"],
+        "to": ["+16175550101"],
+    }

@@ -35,7 +35,7 @@ import dataclasses
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -622,12 +622,16 @@ def _fast_resolve(keys: list[str], region: str | None) -> dict[str, _Resolved]:
     """Resolve the keys the metadata answers for sure; the rest are absent from the result.
 
     Each accepted form follows one route through ``phonenumbers.parse`` (see its source:
-    ``_maybe_extract_country_code``, ``_maybe_strip_national_prefix_carrier_code``):
+    ``_maybe_strip_i18n_prefix_and_normalize``, ``_maybe_extract_country_code``,
+    ``_maybe_strip_national_prefix_carrier_code``):
 
-    * ``+<cc><nsn>`` where nsn does not start with the national prefix (nothing stripped);
+    * ``+<cc><nsn>``, and ``+<cc><trunk prefix><nsn>`` (``+44 (0)7700 900123``) where the
+      prefix is stripped because nsn is valid;
     * with a default region R: ``<nsn>`` and ``<trunk prefix><nsn>`` when the key starts
-      with neither R's international prefix nor R's country code, and ``<cc><nsn>`` when the
-      whole key is not a national number of R but nsn is (phonenumbers' lost-plus rule).
+      with neither R's international prefix nor R's country code; ``<cc><nsn>`` when the
+      whole key is not a national number of R but nsn is (phonenumbers' lost-plus rule);
+      and ``<R's international prefix><cc>...`` (``00353...`` in GB) as ``+<cc>...``, when
+      no 0 follows the prefix.
     """
     out: dict[str, _Resolved] = {}
     if not keys:
@@ -645,6 +649,12 @@ def _fast_international(arr: pa.Array, idx: np.ndarray, out: dict[str, _Resolved
     if not len(idx):
         return
     sub = arr.take(pa.array(idx))
+    for position, resolved in _international(sub):
+        out[sub[position].as_py()] = resolved
+
+
+def _international(sub: pa.Array) -> Iterator[tuple[int, _Resolved]]:
+    """Positions in ``sub`` (``+<digits>`` keys) that resolve for sure, with their results."""
     codes = pc.extract_regex(sub, rf"^\+(?P<cc>{_country_code_regex().pattern})")
     cc = np.asarray(codes.field("cc").fill_null(""), dtype=object)
     for code in set(cc) - {""}:
@@ -652,13 +662,25 @@ def _fast_international(arr: pa.Array, idx: np.ndarray, out: dict[str, _Resolved
         if plan is None:
             continue
         mine = np.flatnonzero(cc == code)
-        keys = sub.take(pa.array(mine))
-        nsn = pc.utf8_slice_codeunits(keys, 1 + len(code))
-        ok = _valid(nsn, plan)
-        if plan.national_prefix:
-            ok &= ~_starts(nsn, plan.national_prefix)
-        for key in keys.filter(pa.array(ok)).to_pylist():
-            out[key] = _Resolved(key, country=plan.region)
+        nsn = pc.utf8_slice_codeunits(sub.take(pa.array(mine)), 1 + len(code))
+        prefixed = (
+            _starts(nsn, plan.national_prefix) if plan.national_prefix else np.zeros(len(nsn), bool)
+        )
+        ok = _valid(nsn, plan) & ~prefixed
+        for position, digits in zip(mine[ok].tolist(), nsn.filter(pa.array(ok)).to_pylist(),
+                                    strict=True):
+            yield position, _Resolved(f"+{code}{digits}", country=plan.region)
+        if not prefixed.any() or plan.prefix_groups:
+            continue
+        # The trunk prefix after the code is stripped when what follows is valid (viable).
+        trunk = nsn.filter(pa.array(prefixed))
+        found = pc.extract_regex(trunk, f"^(?P<np>{plan.national_prefix})")
+        ends = np.asarray(pc.utf8_length(found.field("np"))).tolist()
+        rests = [k[e:] for k, e in zip(trunk.to_pylist(), ends, strict=True)]
+        valid = _valid(pa.array(rests, pa.string()), plan).tolist()
+        for position, rest, good in zip(mine[prefixed].tolist(), rests, valid, strict=True):
+            if good:
+                yield position, _Resolved(f"+{code}{rest}", country=plan.region)
 
 
 def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _Resolved]) -> None:
@@ -667,7 +689,10 @@ def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _
     sub = arr.take(pa.array(idx))
     free = np.ones(len(sub), bool)
     if plan.international_prefix:
-        free &= ~_starts(sub, plan.international_prefix)
+        dialled = _starts(sub, plan.international_prefix)
+        free &= ~dialled
+        if dialled.any():
+            _fast_dialled(sub.filter(pa.array(dialled)), plan, out)
     with_code = np.asarray(pc.starts_with(sub, plan.code)) & free
     _fast_lost_plus(sub.filter(pa.array(with_code)), plan, out)
     national = free & ~with_code
@@ -696,6 +721,24 @@ def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _
         for key, nsn, good in zip(trunk.to_pylist(), rests, ok.tolist(), strict=True):
             if good:
                 out[key] = _Resolved(f"+{plan.code}{nsn}", country=plan.region)
+
+
+def _fast_dialled(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> None:
+    """Keys dialled with the default region's international prefix (00, 011): read with +.
+
+    phonenumbers strips the prefix only when no 0 follows it (``_parse_prefix_as_idd``).
+    """
+    assert plan.international_prefix is not None
+    found = pc.extract_regex(keys, f"^(?P<idd>{plan.international_prefix})")
+    ends = np.asarray(pc.utf8_length(found.field("idd"))).tolist()
+    originals = keys.to_pylist()
+    rests = [k[e:] for k, e in zip(originals, ends, strict=True)]
+    usable = [i for i, rest in enumerate(rests) if rest and rest[0] != "0"]
+    if not usable:
+        return
+    plus = pa.array(["+" + rests[i] for i in usable], pa.string())
+    for position, resolved in _international(plus):
+        out[originals[usable[position]]] = resolved
 
 
 def _fast_lost_plus(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> None:
@@ -779,10 +822,13 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
     fixes = np.empty(2 * n, dtype=object)
     e164[:n] = [r.e164 for r in resolved]
     fixes[:n] = [r.repairs for r in resolved]
-    special = np.fromiter((r.failure is not None or r.guess for r in resolved), bool, n)
-    if allowed is not None:
-        country = np.asarray([r.country for r in resolved], dtype=object)
-        special |= ~np.isin(country, list(allowed))
+    if allowed is None:
+        special = np.fromiter((r.failure is not None or r.guess for r in resolved), bool, n)
+    else:
+        permitted = frozenset(allowed)
+        special = np.fromiter(
+            (r.failure is not None or r.guess or r.country not in permitted for r in resolved),
+            bool, n)
     failures: dict[int, PhoneResult] = {}
     guessed = np.zeros(n, bool)
     for i in np.flatnonzero(special).tolist():

@@ -39,7 +39,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeAlias
+from typing import IO, Any, TypeAlias, cast
 from xml.etree import ElementTree
 
 import numpy as np
@@ -56,7 +56,7 @@ Source: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | bytes
 #: Columns a text file may have: Excel's own limit (XFD), so no real sheet is refused.
 MAX_COLUMNS = 16_384
 #: Cells of a sheet's grid (rows x columns from A1 to its last cell) campaignkit reads.
-MAX_CELLS = 50_000_000
+MAX_CELLS = 20_000_000
 # A sheet's grid may be this much bigger than its filled cells (the rest is empty space
 # the reader allocates anyway); below SPARSE_FLOOR cells it is always fine.
 SPARSE_RATIO = 64
@@ -266,8 +266,9 @@ def _read_zip(data: bytes, name: str | None, sheet: str | int | None) -> Table:
         raise _damaged(label, error) from error
     if "mimetype" in members and "content.xml" in members:
         _check_sizes(members, label)
-        _check_ods(archive, members, label)
-        return _read_workbook(io.BytesIO(data), sheet, name, formats=None)
+        ods = _scan_ods(archive, label, sheet)
+        return _read_workbook(io.BytesIO(data), ods.sheet if ods.sheet is not None else sheet,
+                              name, formats=ods)
     if "xl/workbook.xml" not in members and "xl/workbook.bin" not in members:
         kind = next((k for prefix, k in _ZIP_KINDS if any(m.startswith(prefix) for m in members)),
                     "a zip archive")
@@ -312,24 +313,87 @@ def _unzip(archive: zipfile.ZipFile, name: str, label: str) -> Iterator[bytes]:
         raise _damaged(f"{label} ({name})", error) from error
 
 
-def _check_ods(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], label: str) -> None:
-    """Refuse cells repeated into a huge grid (calamine expands repeats of filled cells)."""
-    repeat = re.compile(rb'number-(columns|rows)-repeated="([0-9]+)"')
-    for name in ("content.xml", "styles.xml"):
-        if name not in members:
-            continue
-        tail = b""
-        for chunk in _unzip(archive, name, label):
-            buf = tail + chunk
-            tail = buf[-200:]
-            for kind, count in repeat.findall(buf):
-                # LibreOffice writes empty trailing rows and columns as large repeats; only a
-                # repeat of a filled cell or row is expanded, so bound the product.
-                if int(count) > (MAX_COLUMNS if kind == b"columns" else 1_048_576):
-                    raise DataError(
-                        f"{label} was refused: it repeats a cell {int(count):,} times, more than "
-                        "a sheet holds; open it in LibreOffice and save it again"
-                    )
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_ODS_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODS_SHOWN = frozenset({"float", "percentage", "currency", "date", "time"})
+
+
+@dataclass(frozen=True, slots=True)
+class _OdsScan:
+    """One pass over an ODS sheet: its name and the text each number or date cell shows."""
+
+    sheet: str | None
+    # (first row, rows, first column, columns, text): repeats kept as blocks
+    shown: list[tuple[int, int, int, int, str]]
+
+
+def _scan_ods(archive: zipfile.ZipFile, label: str, sheet: str | int | None) -> _OdsScan:
+    """Check the grid an ODS sheet's repeated rows and cells make (calamine expands them),
+    and collect the text LibreOffice shows for its number and date cells."""
+    parser: ElementTree.XMLPullParser[ElementTree.Element] = ElementTree.XMLPullParser(
+        events=("start", "end"))
+    index = -1
+    chosen: str | None = None
+    active = False
+    row = last_row = width = filled = 0
+    shown: list[tuple[int, int, int, int, str]] = []
+    try:
+        for chunk in _unzip(archive, "content.xml", label):
+            parser.feed(chunk)
+            events = cast("Iterator[tuple[str, Any]]", parser.read_events())
+            for event, node in events:
+                if not isinstance(node, ElementTree.Element):
+                    continue
+                tag = node.tag
+                if tag == f"{_ODS_TABLE}table":
+                    if event == "start":
+                        index += 1
+                        name = node.get(f"{_ODS_TABLE}name", "")
+                        wanted = index == 0 if sheet is None else sheet in (index, name)
+                        active = chosen is None and wanted
+                        if active:
+                            chosen, row = name, 0
+                    else:
+                        active = False
+                        node.clear()
+                    continue
+                if event != "end" or tag != f"{_ODS_TABLE}table-row":
+                    continue
+                if not active:
+                    node.clear()
+                    continue
+                rows = int(node.get(f"{_ODS_TABLE}number-rows-repeated", "1"))
+                column = row_filled = row_width = 0
+                for cell in node:
+                    if _local(cell.tag) not in ("table-cell", "covered-table-cell"):
+                        continue
+                    columns = int(cell.get(f"{_ODS_TABLE}number-columns-repeated", "1"))
+                    kind = cell.get(f"{_ODS_OFFICE}value-type")
+                    if kind is not None or len(cell):
+                        row_filled += columns
+                        row_width = column + columns
+                        if kind in _ODS_SHOWN:
+                            text = "\n".join("".join(p.itertext()) for p in cell
+                                             if p.tag == f"{_ODS_TEXT}p")
+                            shown.append((row, rows, column, columns, text))
+                    column += columns
+                if row_filled:
+                    last_row, width = row + rows, max(width, row_width)
+                    filled += rows * row_filled
+                    if last_row * width > _allowed(filled):
+                        raise DataError(
+                            f'sheet "{chosen}" of {label} was refused: its repeated rows and '
+                            f"cells make a grid of {last_row * width:,} cells for {filled:,} "
+                            "filled ones, more than campaignkit reads; open it in LibreOffice, "
+                            "delete what lies far below or right of your data, and save it again"
+                        )
+                row += rows
+                node.clear()
+        parser.close()
+    except ElementTree.ParseError as error:
+        raise _damaged(f"{label} (content.xml)", error) from error
+    return _OdsScan(chosen, shown)
 
 
 # Built-in formats whose look depends on the reader's locale: Excel in English (US) shows
@@ -576,7 +640,7 @@ def _read_workbook(
     sheet: str | int | None,
     name: str | None,
     *,
-    formats: tuple[_XlsxParts, _Scan] | None,
+    formats: tuple[_XlsxParts, _Scan] | _OdsScan | None,
 ) -> Table:
     label = name or "the workbook"
     try:
@@ -613,7 +677,9 @@ def _read_workbook(
     hidden: tuple[int, ...] = ()
     info: dict[str, Any] = {"source": name, "format": "workbook", "sheet": chosen,
                             "encoding": None}
-    if formats is not None:
+    if isinstance(formats, _OdsScan):
+        formatted = _show_ods(records, rows, formats)
+    elif formats is not None:
         parts, scan = formats
         formatted = _show_formats(records, rows, parts, scan)
         hidden = scan.hidden
@@ -626,7 +692,8 @@ def _read_workbook(
         formatted=frozenset(formatted),
         hidden=hidden,
         merged=tuple((a[0], a[1], b[0], b[1]) for a, b in merged),
-        overview=lambda: _overview(book, names, formats[0] if formats else None),
+        overview=lambda: _overview(
+            book, names, formats[0] if isinstance(formats, tuple) else None),
     )
 
 
@@ -674,6 +741,22 @@ def _show_formats(
             if text != records[r][c]:
                 records[r][c] = text
                 formatted.add(c)
+    return formatted
+
+
+def _show_ods(records: list[list[str]], rows: list[list[Any]], scan: _OdsScan) -> set[int]:
+    """Replace each ODS number or date cell's text by what LibreOffice showed when it saved."""
+    formatted: set[int] = set()
+    for first, count, column, columns, text in scan.shown:
+        for r in range(first, min(first + count, len(records))):
+            record = records[r]
+            for c in range(column, min(column + columns, len(record))):
+                value = rows[r][c]
+                if type(value) is str or type(value) is bool or value is None:
+                    continue
+                if text != record[c]:
+                    record[c] = text
+                    formatted.add(c)
     return formatted
 
 
