@@ -36,7 +36,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeAlias, cast
@@ -67,7 +67,6 @@ MAX_UNZIPPED = 2 << 30
 MAX_RATIO = 400
 
 _SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
-_TEXTS = frozenset({".csv", ".tsv", ".tab", ".txt"})
 _ZIP_MAGIC = b"PK\x03\x04"  # xlsx, xlsm and ods are zip files
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc, .ppt)
 _DELIMITERS = ",;\t"
@@ -414,7 +413,7 @@ def _nodes(root: ElementTree.Element, name: str) -> Iterator[ElementTree.Element
 class _Scan:
     """What one pass over a worksheet's XML found, before any reader allocates."""
 
-    styled: dict[int, list[tuple[int, int]]]  # xf index -> 0-based (row, column) cells
+    styled: dict[int, tuple[list[int], list[int]]]  # xf index -> 0-based rows, columns
     hidden: tuple[int, ...]  # 1-based rows hidden by hand or by a filter
     filtered: bool  # the sheet has an autofilter
 
@@ -506,11 +505,11 @@ class _XlsxParts:
         ) if wanted else None
         hidden_re = re.compile(rb'<row r="([0-9]+)"[^>]*? hidden="(?:1|true)"')
         refless_re = re.compile(rb'<c(?:>| (?!r="))')
-        cells = letters = digits = 0
-        refless = filtered = False
+        row_re = re.compile(rb'<row r="([0-9]{1,7})"')
+        cells = max_row = max_col = 0
+        refless = filtered = stray = False
         declared = ""
-        styled: dict[int, list[tuple[int, int]]] = {}
-        columns: dict[bytes, int] = {}
+        found_styled: list[tuple[bytes, bytes, bytes]] = []
         hidden: list[int] = []
         for buf in _chunks(_unzip(self.archive, part, self.label)):
             if not declared:
@@ -518,31 +517,47 @@ class _XlsxParts:
                 declared = found.group(1).decode() if found else "-"
             cells += buf.count(b'<c r="')
             refless = refless or refless_re.search(buf) is not None
-            while (more := _beyond(letters, digits).search(buf)) is not None:
-                if more.group(1):
-                    letters = len(more.group(1))
-                else:
-                    digits = len(more.group(2))
+            # The extent: rows from the row elements, columns from the first chunk's cells;
+            # then a cheap search per chunk for a cell right of those columns or with more
+            # row digits (cells that lie about their place); the exact extent only if needed.
+            rows = row_re.findall(buf)
+            if rows:
+                max_row = max(max_row, max(map(int, rows)))
+            if not max_col:
+                max_col = _max_column(_LETTERS.findall(buf))
+            if not stray and (max_row or max_col):
+                stray = _beyond(max_col, len(str(max_row))).search(buf) is not None
             if b"hidden=" in buf:
                 hidden += [int(r) for r in hidden_re.findall(buf)]
             filtered = filtered or b"<autoFilter" in buf
             if styled_re is not None:
-                for col, row, style in styled_re.findall(buf):
-                    c = columns.get(col)
-                    if c is None:
-                        c = columns[col] = _column(col)
-                    styled.setdefault(int(style), []).append((int(row) - 1, c))
+                found_styled += styled_re.findall(buf)
         if declared and declared != "-" and ":" in declared:
-            last = declared.split(":")[1].replace("$", "")
-            self._refuse(where, last, *_cell_position(last), cells, declared=True)
-        rows_bound = 10**digits - 1
-        cols_bound = {0: 1, 1: 26, 2: 702}.get(letters, MAX_COLUMNS)
-        if refless or rows_bound * cols_bound > _allowed(cells):
-            self._exact_area(where, part, cells)
-        return _Scan(styled, tuple(hidden), filtered)
+            corner = declared.split(":")[1].replace("$", "")
+            self._refuse(where, corner, *_cell_position(corner), cells, declared=True)
+        if refless:
+            self._walk_area(where, part, cells)
+        elif stray or (10 ** len(str(max_row)) - 1) * max_col > _allowed(cells):
+            self._exact_area(where, part, cells)  # a cell may lie within the row digits
+        else:
+            reach = f"{_column_letter(max_col - 1)}{max_row}" if max_col else None
+            self._refuse(where, reach, max_row, max_col, cells)
+        return _Scan(_by_style(found_styled), tuple(hidden), filtered)
 
     def _exact_area(self, where: str, part: str, cells: int) -> None:
-        """The grid's exact extent, cell by cell (cells without a reference follow the last)."""
+        """The grid's exact extent from every cell reference (numpy does the maxima)."""
+        digits = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
+        rows = cols = 0
+        for buf in _chunks(_unzip(self.archive, part, self.label)):
+            cols = max(cols, _max_column(_LETTERS.findall(buf)))
+            found = digits.findall(buf)
+            if found:
+                rows = max(rows, int(np.array(found).astype(np.int64).max()))
+        last = f"{_column_letter(cols - 1)}{rows}" if cols else None
+        self._refuse(where, last, rows, cols, cells)
+
+    def _walk_area(self, where: str, part: str, cells: int) -> None:
+        """The grid's exact extent, tag by tag: cells without a reference follow the last."""
         tag = re.compile(rb'<(row|c)\b([^>]*)>')
         attr_r = re.compile(rb' r="([A-Z]{0,3})([0-9]{0,7})"')
         rows = cols = count = row = col = 0
@@ -580,12 +595,58 @@ class _XlsxParts:
             "right of your data (or the empty rows and columns), or save the sheet as CSV"
         )
 
+_LETTERS = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
+
+
+def _columns(letters: Sequence[bytes]) -> np.ndarray:
+    """Columns (1-based) of cell references' letters, vectorised (A -> 1, XFD -> 16384)."""
+    codes = np.frombuffer(np.array(letters, dtype="S3").tobytes(), np.uint8).reshape(-1, 3)
+    value = np.zeros(len(codes), np.int64)
+    for j in range(3):
+        present = codes[:, j] > 0
+        value = np.where(present, value * 26 + codes[:, j].astype(np.int64) - 64, value)
+    return value
+
+
+def _max_column(letters: list[bytes]) -> int:
+    return int(_columns(letters).max()) if letters else 0
+
+
+def _by_style(found: list[tuple[bytes, bytes, bytes]]) -> dict[int, tuple[list[int], list[int]]]:
+    """Styled cells (letters, row, style) grouped by style as 0-based rows and columns."""
+    if not found:
+        return {}
+    letters, rows, styles = zip(*found, strict=True)
+    row = np.array(rows).astype(np.int64) - 1
+    column = _columns(letters) - 1
+    style = np.array(styles).astype(np.int64)
+    return {int(k): (row[style == k].tolist(), column[style == k].tolist())
+            for k in np.unique(style)}
+
+
 @functools.cache
-def _beyond(letters: int, digits: int) -> re.Pattern[bytes]:
-    """A cell reference with more column letters or row digits than seen so far."""
-    wider = rb"([A-Z]{%d,3})[0-9]" % (letters + 1) if letters < 3 else rb"(?!)()"
-    longer = rb'[A-Z]{1,3}([0-9]{%d,7})"' % (digits + 1) if digits < 7 else rb"(?!)()"
-    return re.compile(rb'<c r="(?:' + wider + b"|" + longer + b")")
+def _beyond(max_col: int, digits: int) -> re.Pattern[bytes]:
+    """A cell reference right of column ``max_col`` or with more than ``digits`` row digits
+    (character classes only: Python's re is slow on long alternations)."""
+    letters = _column_letter(max_col - 1) if max_col else ""
+    wider = _greater(letters, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3) if letters else "[A-Z]"
+    return re.compile(f'<c r="(?:{wider}|[A-Z]{{1,3}}[0-9]{{{digits + 1}}})'.encode())
+
+
+def _greater(value: str, alphabet: str, longest: int) -> str:
+    """A regex for strings over ``alphabet`` that name a larger number than ``value``:
+    as long and larger at the first difference, or longer (without a leading zero)."""
+    options = []
+    for i, ch in enumerate(value):
+        above = alphabet[alphabet.index(ch) + 1 :]
+        if above:
+            rest = f"[{alphabet[0]}-{alphabet[-1]}]{{{len(value) - i - 1}}}"
+            options.append(f"{re.escape(value[:i])}[{above[0]}-{above[-1]}]{rest}")
+    if len(value) < longest:
+        first = alphabet[1:] if alphabet[0] == "0" else alphabet
+        options.append(f"[{first[0]}-{first[-1]}][{alphabet[0]}-{alphabet[-1]}]"
+                       f"{{{len(value)},{longest - 1}}}")
+    return "|".join(options) or "(?!)"
 
 
 def _chunks(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -723,11 +784,11 @@ def _show_formats(
 
     shown: dict[tuple[Any, str], str] = {}
     formatted: set[int] = set()
-    for style, cells in scan.styled.items():
+    for style, (styled_rows, styled_columns) in scan.styled.items():
         code = parts.formats[style] if style < len(parts.formats) else None
         if code is None:
             continue
-        for r, c in cells:
+        for r, c in zip(styled_rows, styled_columns, strict=True):
             if r >= len(rows) or c >= len(rows[r]):
                 continue
             value = rows[r][c]
@@ -955,15 +1016,9 @@ def _read_text(text: str, name: str | None, encoding: str | None, tab: bool) -> 
         "encoding": encoding,
         "encoding_note": note,
         "delimiter": delimiter,
-        "text_lines": _line_starts(text),
     }
     notes = (Problem(None, None, note, "sheet"),) if note else ()
     return Table(records, numbers, info, notes, grid)
-
-
-def _line_starts(text: str) -> Callable[[], list[str]]:
-    """The file's physical lines, computed only when a message needs them."""
-    return lambda: text.split("\n")
 
 
 def _check_width(text: str, delimiter: str, label: str) -> None:

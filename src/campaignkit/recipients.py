@@ -457,7 +457,6 @@ def _load_table(
         table.number_cells(by_name[phone], record_idx) if table.raw is not None else None
     )
     info = {**table.info, **tidy_info, "empty_rows": tuple(empty), "header_row": header_number}
-    info.pop("text_lines", None)
     hidden = set(table.hidden) & set(kept_numbers.tolist())
     if hidden:
         how = "by its filter or by hand" if table.info.get("filtered") else "by hand"
