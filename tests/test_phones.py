@@ -255,6 +255,12 @@ def test_check_countries_without_region_allows_any() -> None:
     assert check_countries(None, None) is None
 
 
+def test_check_countries_any() -> None:
+    """countries="any" allows every country, whatever the default region."""
+    assert check_countries("any", "US") is None
+    assert normalise_phone("+44 7400 123456", "US", countries="any").e164 == "+447400123456"
+
+
 @pytest.mark.parametrize(
     ("countries", "message"),
     [

@@ -152,11 +152,14 @@ def check_countries(
     """The allowed destination countries, upper-cased, or None for any country.
 
     ``None`` means the default region's country alone, or any country when there is no
-    default region either (numbers must then carry their country code).
+    default region either (numbers must then carry their country code); ``"any"`` means
+    any country (a suppression list, say, where refusing a number would be unsafe).
     """
     if countries is None:
         return None if default_region is None else (default_region,)
     if isinstance(countries, str):
+        if countries.strip().lower() == "any":
+            return None
         countries = [countries]
     out: list[str] = []
     for given in countries:

@@ -111,7 +111,7 @@ def load_recipients(
     *,
     phone_column: str | None = None,
     default_region: str | None = None,
-    countries: Iterable[str] | None = None,
+    countries: Iterable[str] | Literal["any"] | None = None,
     sheet: str | int | None = None,
     header_row: int | None = None,
     duplicates: Literal["first", "keep"] = "first",
@@ -139,7 +139,8 @@ def load_recipients(
         valid number elsewhere is a ``country-not-allowed`` problem naming its country, as
         a provider's geographic permissions would refuse it. A lost ``+`` is restored
         (``added-plus``) only in cells that were numbers and only into these countries;
-        otherwise the row's problem shows the candidate number.
+        otherwise the row's problem shows the candidate number. ``"any"``: every country
+        (for a list that is not sent to, such as opt-outs).
     sheet
         Sheet name or 0-based position in a workbook (default: the first sheet).
     header_row
@@ -168,14 +169,22 @@ def load_recipients(
         ``.0``, dates and times in ISO 8601). In a template, ``{{ amount }}`` prints
         ``$12.50`` and ``{{ amount_value }}`` prints ``12.5``. The phone column is always
         read from the typed value (a number shown as ``4.47E+11`` keeps all its digits).
+        ODS cells show the text LibreOffice saved; ``.xls`` and ``.xlsb`` cells show their
+        typed values.
 
         Control characters in a cell (NUL, ESC...) are removed, with the repair
-        ``"removed-control-characters"`` on the row and a note naming the cells.
+        ``"removed-control-characters"`` on the row and a note naming the cells. In a CSV,
+        a stray quote that swallowed the lines after it makes its row a ``damaged-row``
+        problem naming the rows it swallowed. Rows a workbook hides (by hand or with a
+        filter) are loaded and listed in the summary's ``hidden_rows``.
 
     Raises
     ------
     DataError
-        The source cannot be read (no such file, not a spreadsheet, damaged, too large).
+        The source cannot be read: no such file; not a spreadsheet (a PNG, a PDF, a Word
+        document, a web page: named as such); damaged (``"... is damaged: ..."``); too
+        large for memory (a workbook whose cells reach far beyond its data, a zip bomb, a
+        text file wider than 16,384 columns).
     ColumnError
         No phone column (the message lists the workbook's sheets and suggests ``sheet=``,
         ``header_row=`` or ``phone_column=``), several candidates, or ``phone_column``
