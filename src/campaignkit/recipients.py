@@ -431,7 +431,8 @@ def _load_table(
     kept_idx = body[keep]
     kept_numbers = numbers[kept_idx]
     if grid is not None:
-        columns: list[Sequence[str]] = [grid[p].to_numpy()[kept_idx] for p in grid.columns]
+        # Arrow-backed slices: a million rows never become ten million Python strings.
+        columns: list[Sequence[str]] = [grid[p].array[kept_idx] for p in grid.columns]
     else:
         kept = [table.records[i] for i in kept_idx.tolist()]
         width = max([len(header), *map(len, kept)])
@@ -718,7 +719,7 @@ def _remove_control_characters(
         cleaned = pc.replace_substring_regex(arr, _CONTROL, "")
         out[name] = pd.Series(cleaned.to_pylist(), index=frame.index, dtype="str")
         rows = frame.index[hit].tolist()
-        found = sorted({c for cell in frame[name].to_numpy()[hit] for c in cell
+        found = sorted({c for cell in frame[name][hit].tolist() for c in cell
                         if re.fullmatch(_CONTROL, c)})
         kinds = ", ".join(_CONTROL_NAMES.get(c, f"U+{ord(c):04X}") for c in found)
         notes.append(Problem(rows[0], str(name), f"control characters ({kinds}) removed from "
@@ -746,7 +747,9 @@ def _stray_quotes(
     for name in frame.columns:
         column = frame[name]
         multi = column.str.contains("\n", regex=False).to_numpy(dtype=bool)
-        for row, cell in zip(frame.index[multi].tolist(), column.to_numpy()[multi], strict=True):
+        if not multi.any():
+            continue
+        for row, cell in zip(frame.index[multi].tolist(), column[multi].tolist(), strict=True):
             lines = cell.split("\n")
             if delimiter not in lines[0]:
                 continue
