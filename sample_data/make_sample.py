@@ -5,8 +5,10 @@ with openpyxl so cells have real types: Patient IDs and some phones are number c
 appointment dates are date cells, one phone is a number shown in scientific notation.
 The CSV holds what those cells show as text, as Excel's "CSV UTF-8" would (with a BOM).
 
-The sheet is a clinic's appointment reminders, ``default_region="US"``: 64 recipients on
-sheet rows 2-66, row 35 empty. Damage, by sheet row:
+The sheet is a clinic's appointment reminders, ``default_region="US"``, sending to the US,
+Spain, Germany, India and the UK: load it with ``countries=["US", "ES", "DE", "IN", "GB"]``
+(without it, every number outside the US is a ``country-not-allowed`` problem). 64
+recipients on sheet rows 2-66, row 35 empty. Damage, by sheet row:
 
 * 10 phone typed as a number without country code (6175550102): valid as is
 * 21 number cell 16175550166: lost plus -> ``added-plus``

@@ -13,6 +13,7 @@ from campaignkit._phones import (
     PhoneResult,
     _fast_resolve,
     _resolve,
+    check_countries,
     check_region,
     normalise_phone,
     normalise_phones,
@@ -110,6 +111,187 @@ def test_problem_messages(raw: str, region: str | None, message: str, kind: str)
 
 
 @pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("tel:+16175550101", None),
+        ("tel:+1-617-555-0101", None),
+        ("TEL: +1 (617) 555-0101", None),
+        ("tel:+16175550101;tgrp=x;trunk-context=example.com", None),
+        ("tel:6175550101;phone-context=+1", None),
+        ("tel:617-555-0101", "US"),
+        ("sms:+16175550101", None),
+        ("sms:+16175550101?body=Hi%20there", None),
+        ("smsto:+16175550101", None),
+        ("whatsapp:+16175550101", None),
+        ("WhatsApp: +1 617 555 0101", None),
+        ("https://wa.me/16175550101", None),
+        ("wa.me/16175550101", None),
+        ("https://api.whatsapp.com/send?phone=16175550101&text=hi", None),
+    ],
+)
+def test_links_and_uri_prefixes_are_accepted(raw: str, region: str | None) -> None:
+    """tel:, sms:, whatsapp: and wa.me links give their number, as plain formatting would."""
+    assert normalise_phone(raw, region) == PhoneResult("+16175550101")
+
+
+@pytest.mark.parametrize("raw", ["tel:+1-617-555-0101;ext=2", "tel:+16175550101;isub=12"])
+def test_uri_parameters_past_the_number_are_problems(raw: str) -> None:
+    """An RFC 3966 extension or subaddress cannot get a text: the row says so."""
+    assert normalise_phone(raw, "US") == PhoneResult(
+        "",
+        (),
+        f'"{raw}" has an extension: a text message cannot reach an extension, remove it',
+        "invalid-phone",
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "countries", "shown", "country"),
+    [
+        ("+44 7400 123456", ["US"], '"+44 7400 123456" (+447400123456)', "GB"),
+        ("whatsapp:+447400123456", ["US"], '"whatsapp:+447400123456" (+447400123456)', "GB"),
+        ("(416) 555-0101", ["US"], '"(416) 555-0101" (+14165550101)', "CA"),
+        ("+14165550101", ["US", "GB"], '"+14165550101"', "CA"),
+    ],
+)
+def test_number_outside_the_countries_is_a_problem(
+    raw: str, countries: list[str], shown: str, country: str
+) -> None:
+    """A valid number in a country that is not allowed names the country and the fix."""
+    only = " and ".join(countries)
+    listed = ", ".join(f'"{c}"' for c in [*countries, country])
+    assert normalise_phone(raw, "US", countries=countries) == PhoneResult(
+        "",
+        (),
+        f"{shown} is a number in {country}, and only numbers in {only} are allowed: to send "
+        f"there, pass countries=[{listed}]",
+        "country-not-allowed",
+    )
+
+
+def test_international_network_number_named() -> None:
+    """A +800 number has no country: the message says so and how to allow it ("001")."""
+    assert normalise_phone("+800 1234 5678", "US", countries=["US"]).problem == (
+        '"+800 1234 5678" (+80012345678) is an international network number (no country), '
+        'and only numbers in US are allowed: to send there, pass countries=["US", "001"]'
+    )
+    assert normalise_phone("+800 1234 5678", "US", countries=["US", "001"]).e164 == "+80012345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "number_cell", "countries", "e164", "repairs"),
+    [
+        ("447400123456", True, ["US", "GB"], "+447400123456", ("added-plus",)),
+        ("447400123456", None, ["US", "GB"], "+447400123456", ("added-plus",)),
+        ("4.47400123456E+11", None, ["US", "GB"], "+447400123456",
+         ("scientific-notation", "added-plus")),
+        ("447400123456.0", None, ["US", "GB"], "+447400123456", ("trailing-.0", "added-plus")),
+        ("16175550101", False, ["US"], "+16175550101", ("added-plus",)),
+        ("1 (617) 555-0101", None, ["US"], "+16175550101", ("added-plus",)),
+        ("1-617-555-0101", False, ["US"], "+16175550101", ("added-plus",)),
+    ],
+)  # fmt: skip
+def test_lost_plus_restored_into_an_allowed_country(
+    raw: str, number_cell: bool | None, countries: list[str], e164: str, repairs: tuple[str, ...]
+) -> None:
+    """A number cell's lost + is restored into an allowed country; the default region's own
+    code without + (1 617 in the US) is national dialling, whatever the cell."""
+    assert normalise_phone(raw, "US", countries=countries, number_cell=number_cell) == (
+        PhoneResult(e164, repairs)
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "number_cell", "candidate", "fix"),
+    [
+        # the issue's typos and digit strings: one extra digit, or digits of a foreign number
+        ("(617) 555-01234", None, "+61755501234, a number in AU", "write it with its +"),
+        ("31255501200", True, "+31255501200, a number in NL",
+         'write it with its + and pass countries=["US", "NL"]'),
+        ("41555501420", None, "+41555501420, a number in CH",
+         'write it with its + and pass countries=["US", "CH"]'),
+        ("20015550123", True, "+2015550123, a number in EG",
+         'write it with its + and pass countries=["US", "EG"]'),
+        ("31255501200", False, "+31255501200, a number in NL", "write it with its +"),
+        ("44 7400 123456", None, "+447400123456, a number in GB", "write it with its +"),
+        ("'447400123456", None, "+447400123456, a number in GB", "write it with its +"),
+        ("tel:447400123456", None, "+447400123456, a number in GB", "write it with its +"),
+    ],
+)  # fmt: skip
+def test_lost_plus_never_guessed_abroad(
+    raw: str, number_cell: bool | None, candidate: str, fix: str
+) -> None:
+    """Digits that are valid only with a + are a problem showing the candidate, unless the
+    cell was a number and the candidate's country is allowed."""
+    assert normalise_phone(raw, "US", countries=["US"], number_cell=number_cell) == PhoneResult(
+        "",
+        (),
+        f'"{raw}" is not a valid US number; with a + in front it would be {candidate}: if that '
+        f"is meant, {fix}",
+        "invalid-phone",
+    )
+
+
+def test_lost_plus_into_an_allowed_country_still_needs_a_number_cell() -> None:
+    """Allowing the candidate's country is not enough for text: brackets and spaces stay a
+    typo."""
+    assert normalise_phone("(617) 555-01234", "US", countries=["US", "AU"]).problem == (
+        '"(617) 555-01234" is not a valid US number; with a + in front it would be '
+        "+61755501234, a number in AU: if that is meant, write it with its +"
+    )
+
+
+@pytest.mark.parametrize(
+    ("countries", "expected"),
+    [(None, ("US",)), (["us", " gb", "US"], ("US", "GB")), ("ca", ("CA",)), (["001"], ("001",))],
+)
+def test_check_countries(countries: list[str] | str | None, expected: tuple[str, ...]) -> None:
+    """Countries are upper-cased and de-duplicated; none given means the default region's."""
+    assert check_countries(countries, "US") == expected
+
+
+def test_check_countries_without_region_allows_any() -> None:
+    """With neither countries nor a default region, numbers must carry their code: any goes."""
+    assert check_countries(None, None) is None
+
+
+def test_check_countries_any() -> None:
+    """countries="any" allows every country, whatever the default region."""
+    assert check_countries("any", "US") is None
+    assert normalise_phone("+44 7400 123456", "US", countries="any").e164 == "+447400123456"
+
+
+@pytest.mark.parametrize(
+    ("countries", "message"),
+    [
+        (["US", "UK"], "countries= holds 'UK', which is not a country code (the United Kingdom "
+         'is "GB"): pass two-letter ISO 3166 codes, e.g. countries=["US", "GB"]'),
+        ([], 'countries= is empty, so no number could be sent: pass the ISO 3166 codes of the '
+         'countries you send to, e.g. countries=["US"]'),
+    ],
+)  # fmt: skip
+def test_check_countries_refuses(countries: list[str], message: str) -> None:
+    """An unknown or empty list of countries stops the load with the fix."""
+    with pytest.raises(DataError) as caught:
+        check_countries(countries, "US")
+    assert str(caught.value) == message
+
+
+def test_number_cells_decide_the_lost_plus_per_cell() -> None:
+    """The same text gets a plus in a number cell and a problem in a text cell."""
+    phones = pd.Series(["447400123456", "447400123456"], index=[2, 3], name="Phone")
+    to, problems, repairs = normalise_phones(
+        phones, "US", countries=["US", "GB"], number_cells=[True, False]
+    )
+    assert to.tolist() == ["+447400123456", ""]
+    assert repairs.tolist() == [("added-plus",), ()]
+    assert [str(p) for found in problems for p in found] == [
+        'row 3, column "Phone": "447400123456" is not a valid US number; with a + in front it '
+        "would be +447400123456, a number in GB: if that is meant, write it with its +"
+    ]
+
+
+@pytest.mark.parametrize(
     ("given_region", "expected"),
     [("us", "US"), (" gb ", "GB"), (None, None)],
 )
@@ -192,8 +374,16 @@ def test_normalise_phones_empty_series() -> None:
             "GB",
             {"07400123456": "+447400123456", "7400123456": "+447400123456"},
         ),
-        # Left to phonenumbers: an IDD prefix, a trunk 0 after +44, a region with leading digits.
-        (["00447400123456", "+4407400123456", "+79123456789"], "GB", {}),
+        # An IDD prefix and a trunk 0 after +44 (issue 17), the US IDD from the US.
+        (
+            ["00447400123456", "+4407400123456", "00353871234567"],
+            "GB",
+            {"00447400123456": "+447400123456", "+4407400123456": "+447400123456",
+             "00353871234567": "+353871234567"},
+        ),
+        (["011447400123456"], "US", {"011447400123456": "+447400123456"}),
+        # Left to phonenumbers: a region with leading digits, a 0 after the IDD prefix.
+        (["+79123456789", "0007400123456"], "GB", {}),
     ],
 )
 def test_fast_path_takes_common_forms(
@@ -253,22 +443,48 @@ PHONE_TEXT = st.text(
     alphabet=st.sampled_from([*"0123456789 +-.()/eE,x'", "\u00a0", "\u200b", "\u2013", "٣"]),
     max_size=18,
 )
+LINKS = ["", "", "", "tel:", "sms:", "whatsapp:", "https://wa.me/", "TEL: "]
+PARAMETERS = ["", "", "", ";ext=2", ";phone-context=+44", ";tgrp=x", "?body=hi"]
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@st.composite
+def written(draw: st.DrawFn) -> str:
+    """A phone cell as people write it: plain, damaged, or as a link with parameters."""
+    body = draw(st.one_of(PHONE_TEXT, keys()))
+    return draw(st.sampled_from(LINKS)) + body + draw(st.sampled_from(PARAMETERS))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(
-    raws=st.lists(st.one_of(PHONE_TEXT, keys()), max_size=30),
+    cells=st.lists(st.tuples(written(), st.sampled_from([None, True, False])), max_size=30),
     region=st.sampled_from(["US", "GB", "DE", None]),
+    countries=st.sampled_from([None, ["US"], ["GB", "DE"], ["US", "GB", "IN", "AU", "NL"]]),
+    typed=st.booleans(),
 )
-def test_vectorised_equals_per_value_reference(raws: list[str], region: str | None) -> None:
-    """normalise_phones (fast path, deduplicated) equals normalise_phone cell by cell."""
+def test_vectorised_equals_per_value_reference(
+    cells: list[tuple[str, bool | None]],
+    region: str | None,
+    countries: list[str] | None,
+    typed: bool,
+) -> None:
+    """normalise_phones (fast path, deduplicated) equals normalise_phone cell by cell, with
+    links, destination countries and number cells."""
+    raws = [raw for raw, _ in cells]
+    flags = [bool(flag) for _, flag in cells] if typed else None
     phones = pd.Series(raws, dtype="str", name="Phone", index=range(2, len(raws) + 2))
-    to, problems, repairs = normalise_phones(phones, region)
-    reference = [normalise_phone(raw, region) for raw in raws]
+    to, problems, repairs = normalise_phones(
+        phones, region, countries=countries, number_cells=flags
+    )
+    reference = [
+        normalise_phone(
+            raw, region, countries=countries, number_cell=None if flags is None else flags[i]
+        )
+        for i, raw in enumerate(raws)
+    ]
     assert to.tolist() == [r.e164 for r in reference]
     assert repairs.tolist() == [r.repairs for r in reference]
-    assert [tuple(p.message for p in found) for found in problems] == [
-        (r.problem,) if r.problem else () for r in reference
+    assert [tuple((p.message, p.kind) for p in found) for found in problems] == [
+        ((r.problem, r.kind),) if r.problem else () for r in reference
     ]
 
 

@@ -14,6 +14,8 @@ from campaignkit import ColumnError, DataError, Problem
 from campaignkit.recipients import LoadSummary, load_recipients, load_summary
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+# The countries the sample clinic sends to (sample_data/campaign.toml declares the same).
+COUNTRIES = ["US", "ES", "DE", "IN", "GB"]
 
 
 def csv_file(
@@ -41,7 +43,7 @@ def xlsx_file(tmp_path: Path, rows: list[list[object]], *, name: str = "people.x
 @pytest.mark.parametrize("name", ["recipients.xlsx", "recipients.csv"])
 def test_sample_sheet_counts(name: str) -> None:
     """The sample loads with the designed counts of rows, problems and repairs."""
-    summary = load_summary(load_recipients(SAMPLE / name, default_region="US"))
+    summary = load_summary(load_recipients(SAMPLE / name, default_region="US", countries=COUNTRIES))
     assert repr(summary) == (
         "<LoadSummary 64 rows: 59 valid, 3 invalid-phone, 1 duplicate, 1 missing-phone; "
         "7 repaired; 1 empty row dropped>"
@@ -59,14 +61,14 @@ def test_sample_sheet_counts(name: str) -> None:
 
 def test_sample_xlsx_and_csv_load_identically() -> None:
     """The XLSX (typed cells) and the CSV (their text) give the same frame."""
-    xlsx = load_recipients(SAMPLE / "recipients.xlsx", default_region="US")
-    csv = load_recipients(SAMPLE / "recipients.csv", default_region="US")
+    xlsx = load_recipients(SAMPLE / "recipients.xlsx", default_region="US", countries=COUNTRIES)
+    csv = load_recipients(SAMPLE / "recipients.csv", default_region="US", countries=COUNTRIES)
     pd.testing.assert_frame_equal(xlsx, csv)
 
 
 def test_sample_rows_exactly() -> None:
     """Damaged sample rows come out as specified: E.164, repairs, problems, cell text."""
-    frame = load_recipients(SAMPLE / "recipients.xlsx", default_region="US")
+    frame = load_recipients(SAMPLE / "recipients.xlsx", default_region="US", countries=COUNTRIES)
     assert frame.index.name == "row"
     assert frame.index[:3].tolist() == [2, 3, 4]
     assert 35 not in frame.index
@@ -233,7 +235,8 @@ def test_phone_column_named_to(tmp_path: Path) -> None:
 
 
 def test_xlsx_cells_read_as_shown(tmp_path: Path) -> None:
-    """Dates read as dates, whole numbers without .0, booleans as Excel shows them."""
+    """Cells show as their number formats draw them (openpyxl's defaults for dates and
+    times), whole numbers without .0, booleans as Excel shows them; typed values follow."""
     path = xlsx_file(
         tmp_path,
         [
@@ -245,8 +248,10 @@ def test_xlsx_cells_read_as_shown(tmp_path: Path) -> None:
     frame = load_recipients(path, default_region="US")
     assert frame.drop(columns=["problems", "repairs"]).to_dict("list") == {
         "Phone": ["16175550101", "+16175550102"],
-        "Day": ["2026-12-01", "2026-12-02"],
-        "At": ["2026-12-01 14:30", "09:05"],
+        "Day": ["2026-12-01", "2026-12-02 0:00:00"],
+        "Day (value)": ["2026-12-01", "2026-12-02"],
+        "At": ["2026-12-01 14:30:00", "9:05:00"],
+        "At (value)": ["2026-12-01 14:30", "09:05"],
         "Count": ["3", "1234567"],
         "Price": ["2.5", "0.3"],
         "Member": ["TRUE", "FALSE"],
@@ -323,7 +328,8 @@ def test_unknown_extension_sniffed(tmp_path: Path) -> None:
         ),
         (
             lambda p: csv_file(p, "x", name="bad.xlsx"),
-            "bad.xlsx cannot be read as a spreadsheet ({err}): save it as .xlsx or .csv",
+            "bad.xlsx is not a workbook despite its name (it is neither Excel nor OpenDocument "
+            "data): if it is a CSV file, rename it to .csv",
         ),
     ],
     ids=["missing", "empty", "not-a-workbook"],
@@ -383,8 +389,9 @@ def test_no_phone_column(tmp_path: Path) -> None:
     with pytest.raises(ColumnError) as caught:
         load_recipients(csv_file(tmp_path, "Name,Contact\nAda,+16175550101\n"))
     assert str(caught.value) == (
-        "no phone number column found among: 'Name', 'Contact'; name it \"phone\" or pass "
-        'phone_column="<its header>"'
+        "no phone number column found among: 'Name', 'Contact' (header row 1); pass "
+        'phone_column="<its header>", or header_row=<the row number of the headers> if the '
+        "headers are on another row"
     )
 
 
@@ -479,8 +486,8 @@ def test_dataframe_source_not_mutated() -> None:
 
 def test_reloading_is_idempotent(tmp_path: Path) -> None:
     """Loading a loaded frame again gives the same frame and summary."""
-    first = load_recipients(SAMPLE / "recipients.csv", default_region="US")
-    again = load_recipients(first, default_region="US")
+    first = load_recipients(SAMPLE / "recipients.csv", default_region="US", countries=COUNTRIES)
+    again = load_recipients(first, default_region="US", countries=COUNTRIES)
     pd.testing.assert_frame_equal(again, first)
     assert again.attrs == first.attrs
     assert load_summary(again) == load_summary(first)
@@ -488,10 +495,10 @@ def test_reloading_is_idempotent(tmp_path: Path) -> None:
 
 def test_reloading_after_a_fix_clears_the_problem() -> None:
     """Fixing a cell in a loaded frame and loading again recomputes that row only."""
-    first = load_recipients(SAMPLE / "recipients.xlsx", default_region="US")
+    first = load_recipients(SAMPLE / "recipients.xlsx", default_region="US", countries=COUNTRIES)
     fixed = first.copy()
     fixed.loc[30, "Phone"] = "(617) 555-0199"
-    again = load_recipients(fixed, default_region="US")
+    again = load_recipients(fixed, default_region="US", countries=COUNTRIES)
     assert again.loc[30, ["to", "problems"]].tolist() == ["+16175550199", ()]
     assert repr(load_summary(again)) == (
         "<LoadSummary 64 rows: 60 valid, 2 invalid-phone, 1 duplicate, 1 missing-phone; "

@@ -4,8 +4,10 @@ Two stages, each on *unique* values only:
 
 1. **Clean** (`clean_phone`): undo spreadsheet damage and record each repair by a short
    name (`REPAIRS`): invisible or look-alike characters, scientific notation, a trailing
-   ``.0``. Plain formatting (spaces, ``-``, ``.``, brackets, ``/``) is removed without being
-   called a repair: people type numbers that way. The result is a *key*: ``+?digits``.
+   ``.0``. Plain formatting (spaces, ``-``, ``.``, brackets, ``/``) and the ways links write
+   a number (``tel:``, ``sms:``, ``whatsapp:``, ``https://wa.me/``, RFC 3966 parameters)
+   are removed without being called a repair: people write numbers that way. The result is
+   a *key*: ``+?digits``.
 2. **Resolve** the key with phonenumbers (``parse`` → ``is_valid_number`` → E.164), trying
    a lost ``+`` when the number is not valid as written. A vectorised fast path
    (`_fast_resolve`) answers the common forms from phonenumbers' own metadata regexes
@@ -14,16 +16,26 @@ Two stages, each on *unique* values only:
    phonenumbers' (a Hypothesis property test checks this). phonenumbers costs about 47 µs
    a number (``/work/shared/notes/performance.md`` §4), the fast path well under 1 µs.
 
+3. **Decide** (`_decide`, one function for both paths): the destination countries. A valid
+   number outside ``countries`` is a ``country-not-allowed`` problem. A ``+`` is added to
+   digits that were not valid as written (the ``added-plus`` repair of a lost plus) only when
+   the cell was a number (a number cell, or text of digits alone as a number cell leaves
+   it) and the result is in an allowed country; otherwise the row is a problem whose message
+   shows the candidate, so a typo is never sent abroad. phonenumbers' own reading of the
+   default region's country code without ``+`` (``1 617 555 0101`` in the US) is national
+   dialling, not a guess: it only has to land in an allowed country.
+
 `normalise_phone` is the per-value reference (phonenumbers only); `normalise_phones` is
 the vectorised, deduplicated version over a Series that `load_recipients` uses.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,13 +53,14 @@ from .problems import Problem
 __all__ = [
     "REPAIRS",
     "PhoneResult",
+    "check_countries",
     "check_region",
     "clean_phone",
     "normalise_phone",
     "normalise_phones",
 ]
 
-PhoneProblemKind = Literal["invalid-phone", "missing-phone"]
+PhoneProblemKind = Literal["invalid-phone", "missing-phone", "country-not-allowed"]
 
 #: Every repair name, in the order they are applied.
 REPAIRS: tuple[str, ...] = (
@@ -70,6 +83,7 @@ _LOOKALIKE_SEPARATORS = frozenset(
     "\u3002\u30fc"
 )
 _QUOTES = "'\u2018\u2019"
+_NON_GEOGRAPHIC = "001"  # phonenumbers' region of +800, +808, +870, +881-+883, +888, +979
 _FORMATTING = re.compile(r"[\s().\-/]")
 _KEY = re.compile(r"\+?[0-9]+")
 _SCIENTIFIC = re.compile(r"(\+?)([0-9])(?:[.,]([0-9]*))?[eE]\+?([0-9]{1,3})")
@@ -79,6 +93,18 @@ _LETTER = re.compile(r"[^\W\d_]")
 # What the vectorised cleaner handles alone: ASCII digits and formatting, no damage.
 _SIMPLE = r"^\+?[0-9][0-9 ().\-/]*$"
 _TRAILING_ZERO_VEC = r"^\s*\+?[0-9]+\.0+\s*$"
+# What a number cell leaves in a sheet: digits alone, maybe with ".0" or in scientific notation.
+_BARE = re.compile(r"[0-9]+(?:\.0+)?|[0-9](?:[.,][0-9]*)?[eE]\+?[0-9]{1,3}")
+_BARE_VEC = r"^\s*[0-9]+\s*$"
+# A number written as a link: tel:/sms:/whatsapp: URIs (RFC 3966, RFC 5724) and WhatsApp's
+# click-to-chat links, whose digits are the full international number without its +
+# (https://faq.whatsapp.com/5913398998672934).
+_SCHEME = re.compile(
+    r"(?i)\s*(?:(?:tel|sms|smsto|mms|mmsto|whatsapp|callto)\s*:\s*(?://)?"
+    r"|(?P<wa>(?:https?://)?(?:www\.)?(?:wa\.me/|api\.whatsapp\.com/send/?\?phone=)))"
+)
+# RFC 3966 parameters that address something past the number: a text cannot reach them.
+_BEYOND = frozenset({"ext", "isub", "postd"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +125,8 @@ class PhoneResult:
 class _Cleaned:
     key: str  # ``+?digits``, or the cleaned text for phonenumbers when it is not that simple
     repairs: tuple[str, ...] = ()
-    failure: str | None = None  # "empty", "lost-digits", "decimal"
+    failure: str | None = None  # "empty", "lost-digits", "decimal", "extension"
+    bare: bool = False  # digits alone (maybe .0 or scientific): what a number cell leaves
 
 
 # -- stage 1: clean ------------------------------------------------------------------------
@@ -119,15 +146,57 @@ def check_region(default_region: str | None) -> str | None:
     )
 
 
+def check_countries(
+    countries: Iterable[str] | str | None, default_region: str | None
+) -> tuple[str, ...] | None:
+    """The allowed destination countries, upper-cased, or None for any country.
+
+    ``None`` means the default region's country alone, or any country when there is no
+    default region either (numbers must then carry their country code); ``"any"`` means
+    any country (a suppression list, say, where refusing a number would be unsafe).
+    """
+    if countries is None:
+        return None if default_region is None else (default_region,)
+    if isinstance(countries, str):
+        if countries.strip().lower() == "any":
+            return None
+        countries = [countries]
+    out: list[str] = []
+    for given in countries:
+        code = str(given).strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS and code != _NON_GEOGRAPHIC:
+            hint = ' (the United Kingdom is "GB")' if code == "UK" else ""
+            raise DataError(
+                f"countries= holds {given!r}, which is not a country code{hint}: pass "
+                'two-letter ISO 3166 codes, e.g. countries=["US", "GB"]'
+            )
+        if code not in out:
+            out.append(code)
+    if not out:
+        raise DataError(
+            'countries= is empty, so no number could be sent: pass the ISO 3166 codes of the '
+            'countries you send to, e.g. countries=["US"]'
+        )
+    return tuple(out)
+
+
 def clean_phone(raw: str) -> _Cleaned:
     """Undo spreadsheet damage in one phone cell and name each repair."""
     repairs: list[str] = []
     text = raw
+    marked = False  # Excel's leading ' : the cell was typed as text on purpose
     if not text.isascii() or text.lstrip().startswith(tuple(_QUOTES)):
+        marked = text.lstrip()[:1] in _QUOTES
         text = _strip_unusual(text, repairs)
     text = text.strip()
     if not text:
         return _Cleaned("", (), "empty")
+    if _SCHEME.match(text):
+        text, failure = _strip_link(text)
+        if failure is not None:
+            return _Cleaned(text, tuple(repairs), failure)
+        marked = True  # a link is text: never a number cell that lost its +
+    bare = not marked and _BARE.fullmatch(text) is not None
     sci = _SCIENTIFIC.fullmatch(text)
     if sci is not None:
         plus, lead, fraction, exponent = sci.group(1, 2, 3, 4)
@@ -144,7 +213,36 @@ def clean_phone(raw: str) -> _Cleaned:
         if zero is not None:
             text = zero.group(1)
             repairs.append("trailing-.0")
-    return _Cleaned(_FORMATTING.sub("", text), tuple(repairs))
+    return _Cleaned(_FORMATTING.sub("", text), tuple(repairs), bare=bare)
+
+
+def _strip_link(text: str) -> tuple[str, str | None]:
+    """The number of a ``tel:``/``sms:``/``whatsapp:`` URI or a wa.me link, and any failure.
+
+    RFC 3966: ``;phone-context=+<digits>`` is the prefix of a local number; ``;ext=``,
+    ``;isub=`` and ``;postd=`` reach past the number (a failure: a text cannot follow them);
+    other parameters are routing hints and are dropped. A query (``?body=``) is dropped.
+    """
+    match = _SCHEME.match(text)
+    assert match is not None
+    rest = text[match.end() :]
+    if match.group("wa"):
+        rest = rest.split("&", 1)[0]
+    number, *params = rest.split("?", 1)[0].split(";")
+    number = number.strip().rstrip("/")
+    context = ""
+    for param in params:
+        name, _, value = param.partition("=")
+        name = name.strip().lower()
+        if name in _BEYOND:
+            return text, "extension"
+        if name == "phone-context":
+            context = value.strip()
+    if context.startswith("+") and not number.startswith("+"):
+        number = context + number
+    if match.group("wa") and not number.startswith("+"):
+        number = "+" + number  # click-to-chat digits are international by definition
+    return number, None
 
 
 def _strip_unusual(text: str, repairs: list[str]) -> str:
@@ -187,6 +285,8 @@ class _Resolved:
     repairs: tuple[str, ...] = ()
     failure: str | None = None  # "invalid", "no-region", "unknown-code", "extension", ...
     region: str | None = None  # the region the failure message names
+    country: str | None = None  # a valid number's region ("001": no country)
+    guess: bool = False  # valid only as the same digits with a + in front (a lost plus)
 
 
 def _resolve(key: str, region: str | None) -> _Resolved:
@@ -205,17 +305,18 @@ def _resolve(key: str, region: str | None) -> _Resolved:
     if phonenumbers.is_valid_number(number):
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
         extra: tuple[str, ...] = () if _KEY.fullmatch(key) else ("stripped-characters",)
+        country = _country_of(number)
         source = number.country_code_source
         if source == CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN:
-            return _Resolved(e164, (*extra, "added-plus"))
+            return _Resolved(e164, (*extra, "added-plus"), country=country)
         if (
             source == CountryCodeSource.FROM_DEFAULT_COUNTRY
             and region is not None
             and phonenumbers.national_significant_number(number) == key
             and _shows_national_prefix(number, region)
         ):
-            return _Resolved(e164, (*extra, "added-leading-zero"))
-        return _Resolved(e164, extra)
+            return _Resolved(e164, (*extra, "added-leading-zero"), country=country)
+        return _Resolved(e164, extra, country=country)
     if region is not None and key.isdigit():
         lost_plus = _try_plus(key)
         if lost_plus is not None:
@@ -244,7 +345,12 @@ def _try_plus(digits: str) -> _Resolved | None:
         return None
     if number.extension or not phonenumbers.is_valid_number(number):
         return None
-    return _Resolved(phonenumbers.format_number(number, PhoneNumberFormat.E164), ("added-plus",))
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return _Resolved(e164, ("added-plus",), country=_country_of(number), guess=True)
+
+
+def _country_of(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.region_code_for_number(number) or _NON_GEOGRAPHIC
 
 
 def _shows_national_prefix(number: phonenumbers.PhoneNumber, region: str) -> bool:
@@ -285,12 +391,13 @@ def _message(raw: str, failure: str, region: str | None) -> tuple[str, PhoneProb
     shown = f'"{raw.strip()}"'
     if failure == "empty":
         return "the phone number is empty", "missing-phone"
+    if failure == "no-region":
+        return (f"{shown} has no country code: write it as +<country code><number> or pass "
+                'default_region=, e.g. default_region="US"'), "invalid-phone"
     messages = {
         "lost-digits": f"{shown} lost digits in the sheet (it was shown in scientific notation): "
         "format the phone column as Text and type the number again",
         "decimal": f"{shown} is a decimal number, not a phone number",
-        "no-region": f"{shown} has no country code: write it as +<country code><number> "
-        'or pass default_region=, e.g. default_region="US"',
         "unknown-code": f"{shown} does not start with a known country code",
         "extension": f"{shown} has an extension: a text message cannot reach an extension, "
         "remove it",
@@ -303,7 +410,67 @@ def _message(raw: str, failure: str, region: str | None) -> tuple[str, PhoneProb
     return messages[failure], "invalid-phone"
 
 
-def normalise_phone(raw: str, default_region: str | None = None) -> PhoneResult:
+def _where(country: str | None) -> str:
+    if country == _NON_GEOGRAPHIC:
+        return "an international network number (no country)"
+    return f"a number in {country}"
+
+
+def _listed(codes: Iterable[str]) -> str:
+    quoted = [f'"{c}"' for c in codes]
+    return f"[{', '.join(quoted)}]"
+
+
+def _not_allowed(raw: str, r: _Resolved, allowed: tuple[str, ...]) -> str:
+    cell = raw.strip()
+    shown = f'"{cell}"' if cell == r.e164 else f'"{cell}" ({r.e164})'
+    only = " and ".join(allowed) if len(allowed) < 3 else ", ".join(allowed)
+    return (
+        f"{shown} is {_where(r.country)}, and only numbers in {only} are "
+        f"allowed: to send there, pass countries={_listed([*allowed, str(r.country)])}"
+    )
+
+
+def _declined_plus(
+    raw: str, r: _Resolved, region: str | None, eligible: bool, allowed: tuple[str, ...] | None
+) -> str:
+    cell = raw.strip()
+    base = f'"{cell}" is not a valid {region} number' if region else (
+        f'"{cell}" has no country code')
+    if eligible and allowed is not None:
+        fix = f"write it with its + and pass countries={_listed([*allowed, str(r.country)])}"
+    else:
+        fix = "write it with its +"
+    return (f"{base}; with a + in front it would be {r.e164}, {_where(r.country)}: "
+            f"if that is meant, {fix}")
+
+
+def _decide(
+    raw: str,
+    r: _Resolved,
+    *,
+    region: str | None,
+    eligible: bool,
+    allowed: tuple[str, ...] | None,
+) -> PhoneResult | None:
+    """The destination-country rules on a valid number; None when they let it through."""
+    if r.guess:
+        if eligible and (allowed is None or r.country in allowed):
+            return None
+        return PhoneResult("", (), _declined_plus(raw, r, region, eligible, allowed),
+                           "invalid-phone")
+    if allowed is not None and r.country not in allowed:
+        return PhoneResult("", (), _not_allowed(raw, r, allowed), "country-not-allowed")
+    return None
+
+
+def normalise_phone(
+    raw: str,
+    default_region: str | None = None,
+    *,
+    countries: Iterable[str] | None = None,
+    number_cell: bool | None = None,
+) -> PhoneResult:
     """Normalise one phone cell to E.164 with phonenumbers alone (the reference path).
 
     Parameters
@@ -312,6 +479,11 @@ def normalise_phone(raw: str, default_region: str | None = None) -> PhoneResult:
         The cell as text, the way the sheet shows it.
     default_region
         ISO 3166 region for numbers written without a country code (``"US"``, ``"GB"``).
+    countries
+        The destination countries allowed (ISO 3166 codes); None: any country.
+    number_cell
+        True for a workbook cell typed as a number, False for a workbook text cell, None
+        for text without types (CSV): then digits alone count as a number cell.
 
     Examples
     --------
@@ -320,22 +492,38 @@ def normalise_phone(raw: str, default_region: str | None = None) -> PhoneResult:
 problem=None, kind=None)
     >>> normalise_phone("0712 3456", "GB").problem
     '"0712 3456" is not a valid GB number'
+    >>> normalise_phone("tel:+1-617-555-0123", countries=["US"]).e164
+    '+16175550123'
+    >>> print(normalise_phone("(617) 555-01234", "US").problem)  # doctest: +NORMALIZE_WHITESPACE
+    "(617) 555-01234" is not a valid US number; with a + in front it would be +61755501234,
+    a number in AU: if that is meant, write it with its +
     """
     region = check_region(default_region)
+    allowed = None if countries is None else check_countries(countries, None)
     cleaned = clean_phone(raw)
     if cleaned.failure is not None:
         message, kind = _message(raw, cleaned.failure, region)
         return PhoneResult("", (), message, kind)
     resolved = _resolve(cleaned.key, region)
-    return _combine(raw, cleaned, resolved, region)
+    eligible = cleaned.bare and number_cell is not False
+    return _combine(raw, cleaned, resolved, region, eligible=eligible, allowed=allowed)
 
 
-def _combine(raw: str, cleaned: _Cleaned, resolved: _Resolved, region: str | None) -> PhoneResult:
+def _combine(
+    raw: str,
+    cleaned: _Cleaned,
+    resolved: _Resolved,
+    region: str | None,
+    *,
+    eligible: bool,
+    allowed: tuple[str, ...] | None,
+) -> PhoneResult:
     repairs = cleaned.repairs + tuple(r for r in resolved.repairs if r not in cleaned.repairs)
     if resolved.failure is not None:
         message, kind = _message(raw, resolved.failure, resolved.region or region)
         return PhoneResult("", (), message, kind)
-    return PhoneResult(resolved.e164, repairs)
+    refused = _decide(raw, resolved, region=region, eligible=eligible, allowed=allowed)
+    return refused or PhoneResult(resolved.e164, repairs)
 
 
 # -- the vectorised fast path ----------------------------------------------------------------
@@ -437,12 +625,16 @@ def _fast_resolve(keys: list[str], region: str | None) -> dict[str, _Resolved]:
     """Resolve the keys the metadata answers for sure; the rest are absent from the result.
 
     Each accepted form follows one route through ``phonenumbers.parse`` (see its source:
-    ``_maybe_extract_country_code``, ``_maybe_strip_national_prefix_carrier_code``):
+    ``_maybe_strip_i18n_prefix_and_normalize``, ``_maybe_extract_country_code``,
+    ``_maybe_strip_national_prefix_carrier_code``):
 
-    * ``+<cc><nsn>`` where nsn does not start with the national prefix (nothing stripped);
+    * ``+<cc><nsn>``, and ``+<cc><trunk prefix><nsn>`` (``+44 (0)7700 900123``) where the
+      prefix is stripped because nsn is valid;
     * with a default region R: ``<nsn>`` and ``<trunk prefix><nsn>`` when the key starts
-      with neither R's international prefix nor R's country code, and ``<cc><nsn>`` when the
-      whole key is not a national number of R but nsn is (phonenumbers' lost-plus rule).
+      with neither R's international prefix nor R's country code; ``<cc><nsn>`` when the
+      whole key is not a national number of R but nsn is (phonenumbers' lost-plus rule);
+      and ``<R's international prefix><cc>...`` (``00353...`` in GB) as ``+<cc>...``, when
+      no 0 follows the prefix.
     """
     out: dict[str, _Resolved] = {}
     if not keys:
@@ -460,6 +652,12 @@ def _fast_international(arr: pa.Array, idx: np.ndarray, out: dict[str, _Resolved
     if not len(idx):
         return
     sub = arr.take(pa.array(idx))
+    for position, resolved in _international(sub):
+        out[sub[position].as_py()] = resolved
+
+
+def _international(sub: pa.Array) -> Iterator[tuple[int, _Resolved]]:
+    """Positions in ``sub`` (``+<digits>`` keys) that resolve for sure, with their results."""
     codes = pc.extract_regex(sub, rf"^\+(?P<cc>{_country_code_regex().pattern})")
     cc = np.asarray(codes.field("cc").fill_null(""), dtype=object)
     for code in set(cc) - {""}:
@@ -467,13 +665,25 @@ def _fast_international(arr: pa.Array, idx: np.ndarray, out: dict[str, _Resolved
         if plan is None:
             continue
         mine = np.flatnonzero(cc == code)
-        keys = sub.take(pa.array(mine))
-        nsn = pc.utf8_slice_codeunits(keys, 1 + len(code))
-        ok = _valid(nsn, plan)
-        if plan.national_prefix:
-            ok &= ~_starts(nsn, plan.national_prefix)
-        for key in keys.filter(pa.array(ok)).to_pylist():
-            out[key] = _Resolved(key)
+        nsn = pc.utf8_slice_codeunits(sub.take(pa.array(mine)), 1 + len(code))
+        prefixed = (
+            _starts(nsn, plan.national_prefix) if plan.national_prefix else np.zeros(len(nsn), bool)
+        )
+        ok = _valid(nsn, plan) & ~prefixed
+        for position, digits in zip(mine[ok].tolist(), nsn.filter(pa.array(ok)).to_pylist(),
+                                    strict=True):
+            yield position, _Resolved(f"+{code}{digits}", country=plan.region)
+        if not prefixed.any() or plan.prefix_groups:
+            continue
+        # The trunk prefix after the code is stripped when what follows is valid (viable).
+        trunk = nsn.filter(pa.array(prefixed))
+        found = pc.extract_regex(trunk, f"^(?P<np>{plan.national_prefix})")
+        ends = np.asarray(pc.utf8_length(found.field("np"))).tolist()
+        rests = [k[e:] for k, e in zip(trunk.to_pylist(), ends, strict=True)]
+        valid = _valid(pa.array(rests, pa.string()), plan).tolist()
+        for position, rest, good in zip(mine[prefixed].tolist(), rests, valid, strict=True):
+            if good:
+                yield position, _Resolved(f"+{code}{rest}", country=plan.region)
 
 
 def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _Resolved]) -> None:
@@ -482,7 +692,10 @@ def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _
     sub = arr.take(pa.array(idx))
     free = np.ones(len(sub), bool)
     if plan.international_prefix:
-        free &= ~_starts(sub, plan.international_prefix)
+        dialled = _starts(sub, plan.international_prefix)
+        free &= ~dialled
+        if dialled.any():
+            _fast_dialled(sub.filter(pa.array(dialled)), plan, out)
     with_code = np.asarray(pc.starts_with(sub, plan.code)) & free
     _fast_lost_plus(sub.filter(pa.array(with_code)), plan, out)
     national = free & ~with_code
@@ -499,7 +712,7 @@ def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _
                 _set_leading_zeros(number, key)
             if _shows_national_prefix(number, plan.region):
                 repairs = ("added-leading-zero",)
-        out[key] = _Resolved(f"+{plan.code}{key}", repairs)
+        out[key] = _Resolved(f"+{plan.code}{key}", repairs, country=plan.region)
     if plan.national_prefix and prefixed.any():
         trunk = keys.filter(pa.array(prefixed))
         found = pc.extract_regex(trunk, f"^(?P<np>{plan.national_prefix})")
@@ -510,7 +723,25 @@ def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _
         ok = _full(rest, plan.general.pattern) & _valid(rest, plan)
         for key, nsn, good in zip(trunk.to_pylist(), rests, ok.tolist(), strict=True):
             if good:
-                out[key] = _Resolved(f"+{plan.code}{nsn}")
+                out[key] = _Resolved(f"+{plan.code}{nsn}", country=plan.region)
+
+
+def _fast_dialled(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> None:
+    """Keys dialled with the default region's international prefix (00, 011): read with +.
+
+    phonenumbers strips the prefix only when no 0 follows it (``_parse_prefix_as_idd``).
+    """
+    assert plan.international_prefix is not None
+    found = pc.extract_regex(keys, f"^(?P<idd>{plan.international_prefix})")
+    ends = np.asarray(pc.utf8_length(found.field("idd"))).tolist()
+    originals = keys.to_pylist()
+    rests = [k[e:] for k, e in zip(originals, ends, strict=True)]
+    usable = [i for i, rest in enumerate(rests) if rest and rest[0] != "0"]
+    if not usable:
+        return
+    plus = pa.array(["+" + rests[i] for i in usable], pa.string())
+    for position, resolved in _international(plus):
+        out[originals[usable[position]]] = resolved
 
 
 def _fast_lost_plus(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> None:
@@ -522,7 +753,7 @@ def _fast_lost_plus(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> N
         ok &= ~_starts(rest, plan.national_prefix)
     ok &= _valid(rest, plan)
     for key in keys.filter(pa.array(ok)).to_pylist():
-        out[key] = _Resolved(f"+{key}", ("added-plus",))
+        out[key] = _Resolved(f"+{key}", ("added-plus",), country=plan.region)
 
 
 def _set_leading_zeros(number: phonenumbers.PhoneNumber, nsn: str) -> None:
@@ -539,6 +770,8 @@ def normalise_phones(
     phones: pd.Series,
     default_region: str | None = None,
     *,
+    countries: Iterable[str] | None = None,
+    number_cells: Sequence[bool] | np.ndarray | pd.Series | None = None,
     fast: bool = True,
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Normalise a column of phone cells to E.164, each distinct value once.
@@ -550,6 +783,14 @@ def normalise_phones(
         name is the column named in problems.
     default_region
         ISO 3166 region for numbers written without a country code.
+    countries
+        The destination countries allowed (ISO 3166 codes). A valid number elsewhere is a
+        ``country-not-allowed`` problem, and a lost ``+`` is restored only into these
+        countries. None: any country (a suppression list, say).
+    number_cells
+        One flag per cell: True where a workbook cell was typed as a number, False for its
+        text cells; None for text without types (CSV), where digits alone count as a
+        number cell. Only a number cell can have lost its ``+``.
     fast
         Use the vectorised metadata fast path (results are identical either way).
 
@@ -564,26 +805,73 @@ def normalise_phones(
     >>> to, problems, repairs = normalise_phones(pd.Series(["(617) 555-0123", ""]), "US")
     >>> to.tolist(), [str(p) for p in problems[1]]
     (['+16175550123', ''], ['row 1: the phone number is empty'])
+    >>> to, problems, _ = normalise_phones(
+    ...     pd.Series(["whatsapp:+447400123456"]), "US", countries=["US"])
+    >>> str(problems[0][0])
+    'row 0: "whatsapp:+447400123456" (+447400123456) is a number in GB, and only numbers \
+in US are allowed: to send there, pass countries=["US", "GB"]'
     """
     region = check_region(default_region)
+    allowed = None if countries is None else check_countries(countries, None)
     column = None if phones.name is None else str(phones.name)
     values = phones.astype("str").fillna("")
     codes, uniques = pd.factorize(values, sort=False)
-    e164, fixes, failed = _normalise_unique(uniques.tolist(), region, fast=fast)
+    raws: list[str] = uniques.tolist()
+    resolved, bare = _normalise_unique(raws, region, fast=fast)
+    # Most distinct values are plain valid numbers: their E.164 and repairs are taken as
+    # they are; the rest go through `_outcome` (failures, countries, a guessed plus).
+    n = len(raws)
+    e164 = np.empty(2 * n, dtype=object)
+    fixes = np.empty(2 * n, dtype=object)
+    e164[:n] = [r.e164 for r in resolved]
+    fixes[:n] = [r.repairs for r in resolved]
+    if allowed is None:
+        special = np.fromiter((r.failure is not None or r.guess for r in resolved), bool, n)
+    else:
+        permitted = frozenset(allowed)
+        special = np.fromiter(
+            (r.failure is not None or r.guess or r.country not in permitted for r in resolved),
+            bool, n)
+    failures: dict[int, PhoneResult] = {}
+    guessed = np.zeros(n, bool)
+    for i in np.flatnonzero(special).tolist():
+        r = resolved[i]
+        guessed[i] = r.guess
+        for j, eligible in ((i, True), (i + n, False)) if r.guess else ((i, True),):
+            o = _outcome(raws[i], r, region, eligible=eligible, allowed=allowed)
+            e164[j], fixes[j] = o.e164, o.repairs
+            if o.problem is not None:
+                failures[j] = o
+    # A lost plus depends on the cell, not only its text: a guessed value's cells that
+    # cannot have lost a plus (text cells, formatted text) take its second code.
+    if guessed.any():
+        eligible_cells = bare[codes]
+        if number_cells is not None:
+            eligible_cells &= np.asarray(number_cells, dtype=bool)
+        codes = np.where(guessed[codes] & ~eligible_cells, codes + n, codes)
     index = phones.index
-    to = pd.Series(np.asarray(e164, dtype=object)[codes], index=index, dtype="str", name="to")
-    fixed = np.empty(len(fixes), dtype=object)
-    fixed[:] = fixes
-    repairs = pd.Series(fixed[codes], index=index, dtype=object, name="repairs")
+    to = pd.Series(e164[codes], index=index, dtype="str", name="to")
+    repairs = pd.Series(fixes[codes], index=index, dtype=object, name="repairs")
     found: list[tuple[Problem, ...]] = [()] * len(index)
-    if failed:
-        positions = np.flatnonzero(np.isin(codes, list(failed)))
+    if failures:
+        positions = np.flatnonzero(np.isin(codes, list(failures)))
         labels = index[positions].tolist()
         for position, label in zip(positions.tolist(), labels, strict=True):
-            message, kind = failed[int(codes[position])]
-            found[position] = (Problem(_row(label), column, message, kind),)
+            o = failures[int(codes[position])]
+            assert o.problem is not None and o.kind is not None
+            found[position] = (Problem(_row(label), column, o.problem, o.kind),)
     problems = pd.Series(found, index=index, dtype=object, name="problems")
     return to, problems, repairs
+
+
+def _outcome(
+    raw: str, r: _Resolved, region: str | None, *, eligible: bool, allowed: tuple[str, ...] | None
+) -> PhoneResult:
+    if r.failure is not None:
+        message, kind = _message(raw, r.failure, r.region or region)
+        return PhoneResult("", (), message, kind)
+    refused = _decide(raw, r, region=region, eligible=eligible, allowed=allowed)
+    return refused or PhoneResult(r.e164, r.repairs)
 
 
 def _row(label: object) -> int | None:
@@ -592,40 +880,42 @@ def _row(label: object) -> int | None:
 
 def _normalise_unique(
     raws: list[str], region: str | None, *, fast: bool
-) -> tuple[list[str], list[tuple[str, ...]], dict[int, tuple[str, PhoneProblemKind]]]:
-    """E.164, repairs and failures of distinct cells; vectorised cleaning where it is safe."""
+) -> tuple[list[_Resolved], np.ndarray]:
+    """Each distinct cell resolved (repairs of cleaning included) and whether it is bare.
+
+    Cleaning is vectorised where it is safe: ASCII digits with plain formatting.
+    """
     if not raws:
-        return [], [], {}
+        return [], np.zeros(0, bool)
     arr = pa.array(raws, pa.string())
     simple = np.asarray(pc.match_substring_regex(arr, _SIMPLE)) & ~np.asarray(
         pc.match_substring_regex(arr, _TRAILING_ZERO_VEC)
     )
+    bare = np.asarray(pc.match_substring_regex(arr, _BARE_VEC))
     keys: list[str] = pc.replace_substring_regex(arr, r"[ ().\-/]", "").to_pylist()
     cleaned: dict[int, tuple[str, ...]] = {}
-    failed: dict[int, tuple[str, PhoneProblemKind]] = {}
+    failed: dict[int, _Resolved] = {}
     for i in np.flatnonzero(~simple).tolist():
         c = clean_phone(raws[i])
+        bare[i] = c.bare
         if c.failure is not None:
-            failed[i] = _message(raws[i], c.failure, region)
+            failed[i] = _Resolved("", failure=c.failure)
         else:
             keys[i] = c.key
             cleaned[i] = c.repairs
-    resolved = _resolve_keys({k for i, k in enumerate(keys) if i not in failed}, region, fast=fast)
-    e164: list[str] = []
-    repairs: list[tuple[str, ...]] = []
+    done = _resolve_keys({k for i, k in enumerate(keys) if i not in failed}, region, fast=fast)
+    out: list[_Resolved] = []
     for i, key in enumerate(keys):
-        r = resolved.get(key) if i not in failed else None
-        if r is None or r.failure is not None:
-            if r is not None:
-                failed[i] = _message(raws[i], r.failure or "invalid", r.region or region)
-            e164.append("")
-            repairs.append(())
+        if i in failed:
+            out.append(failed[i])
             continue
-        e164.append(r.e164)
+        r = done[key]
         before = cleaned.get(i, ())
-        added = tuple(x for x in r.repairs if x not in before)
-        repairs.append(before + added if before else r.repairs)
-    return e164, repairs, failed
+        if before and r.failure is None:
+            added = tuple(x for x in r.repairs if x not in before)
+            r = dataclasses.replace(r, repairs=before + added)
+        out.append(r)
+    return out, bare
 
 
 def _resolve_keys(keys: Iterable[str], region: str | None, *, fast: bool) -> dict[str, _Resolved]:

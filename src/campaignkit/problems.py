@@ -26,6 +26,8 @@ ProblemKind = Literal[
     "schedule",  # a schedule in the wrong format or too far ahead
     "suppressed",  # the number is on the suppression list
     "sheet",  # the sheet itself (header whitespace, empty rows): reported, not per recipient
+    "country-not-allowed",  # a valid number in a country outside load_recipients(countries=)
+    "damaged-row",  # the file's text broke this row (a stray quote swallowed the next lines)
 ]
 
 
