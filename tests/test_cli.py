@@ -38,6 +38,7 @@ def campaign_file(folder: Path, base_url: str, *, limit: int | None = None) -> P
 [recipients]
 path = "{(sample / 'recipients.csv').as_posix()}"
 default_region = "US"
+countries = ["US", "GB", "ES", "DE", "IN"]
 
 [message]
 text_file = "{(sample / 'message.txt').as_posix()}"
@@ -83,14 +84,15 @@ def test_demo_runs_end_to_end_and_writes_the_results_sheet(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[1] == (
-        "loaded: <LoadSummary 64 rows: 59 valid, 3 invalid-phone, 1 duplicate, "
-        "1 missing-phone; 7 repaired; 1 empty row dropped>"
+        "loaded: <LoadSummary 64 rows: 60 valid, 3 invalid-phone, 1 missing-phone; "
+        "1 repeated number; 7 repaired; 1 empty row dropped>"
     )
-    assert "results: <ResultsSummary demo (dry-run): 58 dry-run, 6 skipped>" in lines
+    assert "results: <ResultsSummary demo (dry-run): 58 dry-run, 5 skipped, 1 duplicate>" in lines
     assert "not done: this was a dry run through the sandbox; nothing was sent to a provider." \
         in lines
     results = _read(tmp_path / "results" / "demo-results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"dry-run": 58, "skipped": 6}
+    assert results["status"].value_counts().to_dict() == {
+        "dry-run": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_everything_the_demo_needs_is_in_the_checkout() -> None:
@@ -112,7 +114,8 @@ def test_send_without_live_is_a_dry_run_that_reaches_no_server(
     assert "not done: this was a dry run through the sandbox; nothing was sent to a provider." \
         in done.stdout.splitlines()
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"dry-run": 58, "skipped": 6}
+    assert results["status"].value_counts().to_dict() == {
+        "dry-run": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_send_live_reaches_the_host_once_and_a_rerun_sends_nothing(
@@ -128,7 +131,7 @@ def test_send_live_reaches_the_host_once_and_a_rerun_sends_nothing(
     assert again.returncode == 0, again.stderr
     assert len(box.accepted()) == 58
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"already-sent": 58, "skipped": 6}
+    assert results["status"].value_counts().to_dict() == {"already-sent": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_limit_sends_the_next_rows_on_each_run_and_never_a_row_twice(
@@ -144,7 +147,7 @@ def test_limit_sends_the_next_rows_on_each_run_and_never_a_row_twice(
     assert (len(received), received.nunique()) == (10, 10)
     results = _read(tmp_path / "results.xlsx", dtype=str)
     assert results["status"].value_counts().to_dict() == {
-        "waiting": 48, "already-sent": 5, "sent": 5, "skipped": 6}
+        "waiting": 48, "already-sent": 5, "sent": 5, "skipped": 5, "duplicate": 1}
 
 
 def test_the_exit_status_is_1_when_a_row_failed_or_is_unknown(tmp_path: Path) -> None:
@@ -155,7 +158,7 @@ def test_the_exit_status_is_1_when_a_row_failed_or_is_unknown(tmp_path: Path) ->
                    cwd=tmp_path, env=SECRETS)
     assert done.returncode == 1, done.stderr
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"waiting": 56, "skipped": 6,
+    assert results["status"].value_counts().to_dict() == {"waiting": 56, "skipped": 5, "duplicate": 1,
                                                           "unknown": 2}
 
 

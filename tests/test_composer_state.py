@@ -30,6 +30,7 @@ CHANNEL_KEY = "twlo_16175559999"
 
 def _state(tmp_path: Path, *, quiet: bool = False) -> ComposerState:
     state = ComposerState(default_region="US", ledger=tmp_path / "ledger.db", clock=lambda: NOON)
+    state.countries = "US, GB, ES, DE, IN"  # where the sample clinic's patients live
     state.set_settings(replace(state.settings, quiet_hours=quiet))
     state.load(str(SHEET))
     state.set_text(MESSAGE)
@@ -71,7 +72,8 @@ def _closed_port() -> int:
 def test_load_says_what_it_found_in_plain_words(state: ComposerState) -> None:
     """The sheet's summary is one line of counts: no repr, empty rows as a count."""
     assert state.load_note == (
-        "64 rows · 59 valid · 3 invalid-phone, 1 duplicate, 1 missing-phone · 7 phone numbers "
+        "64 rows · 60 valid · 3 invalid-phone, 1 missing-phone · 1 repeated number (one message "
+        "each) · 7 phone numbers "
         "repaired · 1 empty row dropped · phone column “Phone”")
     assert (state.campaign, state.row, state.errors["recipients"]) == ("recipients", 2, "")
 
@@ -299,7 +301,8 @@ def test_no_view_shows_a_secret(ready: ComposerState) -> None:
 def test_cost_is_an_estimate_from_the_first_render(state: ComposerState) -> None:
     """Before any key is typed, the totals count rows, segments and the cost from the table."""
     t = state.totals
-    assert (t.to_send, t.segments, t.cost, t.counts["skipped"]) == (58, 73, Decimal("3.0956"), 6)
+    assert (t.to_send, t.segments, t.cost, t.counts["skipped"], t.counts["duplicate"]) == (
+        58, 73, Decimal("3.0956"), 5, 1)
     state.set_prices("US 0.01\n* 0")
     assert state.totals.cost == Decimal("0.32")
 
@@ -315,7 +318,7 @@ def test_quiet_hours_defer_rows_at_the_fixed_instant(tmp_path: Path) -> None:
     """At 15:00 UTC quiet hours (on by default) defer the 8 rows outside 08:00-21:00."""
     state = _state(tmp_path, quiet=True)
     assert {k: v for k, v in state.totals.counts.items() if v} == {
-        "send": 50, "deferred": 8, "skipped": 6}
+        "send": 50, "deferred": 8, "skipped": 5, "duplicate": 1}
 
 
 def test_suppression_and_budget(ready: ComposerState) -> None:
@@ -346,7 +349,8 @@ def test_dry_run_shows_the_outcome_in_plain_words(ready: ComposerState) -> None:
     ready.dry_run()
     assert ready.outcome is not None
     assert ready.outcome.headline == (
-        "Dry run finished: 64 rows · 58 accepted by the sandbox · 6 skipped (problems)")
+        "Dry run finished: 64 rows · 58 accepted by the sandbox · 5 skipped (problems) · "
+        "1 duplicate")
     assert ready.progress.phase == "finished"
     assert (ready.progress.done, ready.progress.total) == (58, 58)
     assert ready.outcome.table.loc[32, "error"] == (
@@ -374,11 +378,11 @@ def test_live_confirmation_counts_what_is_left(ready: ComposerState) -> None:
         assert first is not None
         assert first.sentence == (
             f"Send 58 messages (73 segments, about $3.10) to 58 recipients via {ready.host}; "
-            f"6 skipped (problems); finishes in about 1 s at 10000/s. Sent live, and recorded "
+            f"5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and recorded "
             f"in the ledger {ready.ledger_path()}.")
         assert first.button == "Yes, send 58 messages"
         ready.confirm_live()
-        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 6}
+        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 5, "duplicate": 1}
         assert ready.fully_sent.startswith("Campaign “recipients” was already sent")
         again = ready.ask_live()
         assert again is not None
@@ -427,8 +431,9 @@ def test_unreachable_provider_in_plain_words(ready: ComposerState, no_waits: Non
     ready.ask_live()
     ready.confirm_live()
     assert ready.outcome is not None
-    errors = set(ready.outcome.table["error"]) - {""}
-    assert {e for e in errors if not e.startswith("row ")} == {
+    table = ready.outcome.table
+    errors = set(table.loc[table["status"] == "failed", "error"])
+    assert errors == {
         f"cannot reach 127.0.0.1:{port} (connection failed): check the network or the base URL"}
 
 
@@ -478,7 +483,7 @@ def test_schedule_without_a_provider_field_defers_every_row(ready: ComposerState
         assert "; scheduled for 2026-12-01 15:00 UTC (every row is deferred until then: keep " \
                "this page open)." in confirmation.sentence
         assert asyncio.run(scenario()) == "starting"
-        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 6}
+        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 5, "duplicate": 1}
     finally:
         ready.close()
 
@@ -508,7 +513,7 @@ def test_save_writes_the_results(ready: ComposerState, tmp_path: Path) -> None:
     assert ready.saved_note == f"saved 64 rows to {tmp_path / 'results.csv'}"
     saved = pd.read_csv(io.StringIO((tmp_path / "results.csv").read_text("utf-8-sig")),
                         dtype=str)
-    assert saved["status"].value_counts().to_dict() == {"dry-run": 58, "skipped": 6}
+    assert saved["status"].value_counts().to_dict() == {"dry-run": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_the_state_imports_no_widgets() -> None:

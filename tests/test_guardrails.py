@@ -81,7 +81,8 @@ def test_suppression_from_a_series_matches_the_rendered_frames_numbers() -> None
         "Name,Phone\nAda,+1 617 555 0101\nBo,(617) 555-0102\nCy,617-555-0103\n"
         "Di,+44 7400 123401\nEd,+49 1512 3456701\n"
     )
-    rendered = render(load_recipients(sheet, default_region="US"), "Hi {{ name }}")
+    rendered = render(load_recipients(sheet, default_region="US", countries=["US", "GB", "DE"]),
+                      "Hi {{ name }}")
     suppression = Suppression.of(
         pd.Series(["6175550101", "+1 (617) 555-0103", "011 44 7400 123401", None]),
         default_region="US",

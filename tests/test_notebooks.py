@@ -40,16 +40,16 @@ def test_quickstart_runs_and_saves_the_results(tmp_path: Path) -> None:
     """The quickstart loads, renders, previews, dry-runs, saves and plots the sample campaign."""
     notebook = _execute("quickstart.ipynb", tmp_path)
     assert _text(notebook, "quickstart-02") == (
-        "<LoadSummary 64 rows: 59 valid, 3 invalid-phone, 1 duplicate, 1 missing-phone; "
-        "7 repaired; 1 empty row dropped>")
+        "<LoadSummary 64 rows: 60 valid, 3 invalid-phone, 1 missing-phone; 1 repeated "
+        "number; 7 repaired; 1 empty row dropped>")
     # Quiet hours are on: at this hour some recipients may be asleep (deferred).
-    summary = re.fullmatch(r"<ResultsSummary quickstart \(dry-run\): (\d+) dry-run, 6 skipped"
-                           r"(?:, (\d+) deferred)?>", _text(notebook, "quickstart-05"))
+    summary = re.fullmatch(r"<ResultsSummary quickstart \(dry-run\): (\d+) dry-run, 5 skipped, "
+                           r"1 duplicate(?:, (\d+) deferred)?>", _text(notebook, "quickstart-05"))
     assert summary is not None, _text(notebook, "quickstart-05")
     assert int(summary[1]) + int(summary[2] or 0) == 58
     saved = pd.read_excel(tmp_path / "quickstart-results.xlsx", dtype=str, engine="calamine")
     assert saved["status"].value_counts().to_dict() == {
-        k: v for k, v in {"dry-run": int(summary[1]), "skipped": 6,
+        k: v for k, v in {"dry-run": int(summary[1]), "skipped": 5, "duplicate": 1,
                           "deferred": int(summary[2] or 0)}.items() if v}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quickstart-results.xlsx"]
 
@@ -64,6 +64,7 @@ from campaignkit.samples import sample_path
 
 composer.state.clock = lambda: datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 composer.guardrails_panel.quiet.value = False
+composer.recipients_panel.countries.value = "US, GB, ES, DE, IN"
 composer.recipients_panel.path.value = str(sample_path("recipients.xlsx"))
 composer.message_panel.editor.value = sample_path("message.txt").read_text()
 composer.provider_panel.fields["sociocs.api_key"].value = "demo:key"
@@ -98,10 +99,10 @@ def test_composer_notebook_driven_from_the_tests(tmp_path: Path) -> None:
     the sample sheet, and the live confirmation of what is still to send."""
     notebook = _execute("composer.ipynb", tmp_path, *DRIVE)
     assert _text(notebook, "extra-1") == "('', 'GSM-7 · 1 segment · 103 characters')"
-    assert _text(notebook, "extra-2") == "{'dry-run': 58, 'skipped': 6}"
+    assert _text(notebook, "extra-2") == "{'dry-run': 58, 'skipped': 5, 'duplicate': 1}"
     assert _text(notebook, "extra-3").startswith(
         "'Send 58 messages (73 segments, about $3.10) to 58 recipients via api.sociocs.com; "
-        "6 skipped (problems); finishes in about 1 s at 10000/s. Sent live, and recorded in "
+        "5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and recorded in "
         "the ledger ")
 
 

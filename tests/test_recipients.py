@@ -45,8 +45,8 @@ def test_sample_sheet_counts(name: str) -> None:
     """The sample loads with the designed counts of rows, problems and repairs."""
     summary = load_summary(load_recipients(SAMPLE / name, default_region="US", countries=COUNTRIES))
     assert repr(summary) == (
-        "<LoadSummary 64 rows: 59 valid, 3 invalid-phone, 1 duplicate, 1 missing-phone; "
-        "7 repaired; 1 empty row dropped>"
+        "<LoadSummary 64 rows: 60 valid, 3 invalid-phone, 1 missing-phone; 1 repeated "
+        "number; 7 repaired; 1 empty row dropped>"
     )
     assert summary.repairs == {
         "added-plus": 5,
@@ -86,7 +86,6 @@ def test_sample_rows_exactly() -> None:
     assert [str(p) for found in frame["problems"] for p in found] == [
         'row 25, column "Phone": "4.47401E+11" lost digits in the sheet (it was shown in '
         "scientific notation): format the phone column as Text and type the number again",
-        'row 29, column "Phone": "617.555.0101" (+16175550101) is a duplicate of row 2',
         'row 30, column "Phone": "555-0199" is not a valid US number',
         'row 31, column "Phone": "7400123456" is not a valid US number',
         'row 32, column "Phone": the phone number is empty',
@@ -424,20 +423,13 @@ def test_wrong_phone_column_named(tmp_path: Path) -> None:
 DUPES = "Name,Phone\nAda,(617) 555-0101\nBo,+1 617 555 0101\nCy,16175550101\nDi,+16175550102\n"
 
 
-def test_duplicates_first(tmp_path: Path) -> None:
-    """Later rows with an already-seen normalised number get a duplicate problem."""
+def test_duplicates_are_counted_at_load_and_decided_with_the_rest(tmp_path: Path) -> None:
+    """Loading only counts repeated numbers: which row of a number gets the message is
+    decided with every other fate (a problem on the first row must not drop the second)."""
     frame = load_recipients(csv_file(tmp_path, DUPES), default_region="US")
-    assert frame["problems"].tolist() == [
-        (),
-        (
-            Problem(
-                3, "Phone", '"+1 617 555 0101" (+16175550101) is a duplicate of row 2', "duplicate"
-            ),
-        ),
-        (Problem(4, "Phone", '"16175550101" (+16175550101) is a duplicate of row 2', "duplicate"),),
-        (),
-    ]
+    assert frame["problems"].tolist() == [(), (), (), ()]
     assert frame["to"].tolist() == ["+16175550101"] * 3 + ["+16175550102"]
+    assert load_summary(frame).repeated == 2
 
 
 def test_duplicates_keep(tmp_path: Path) -> None:
@@ -501,8 +493,8 @@ def test_reloading_after_a_fix_clears_the_problem() -> None:
     again = load_recipients(fixed, default_region="US", countries=COUNTRIES)
     assert again.loc[30, ["to", "problems"]].tolist() == ["+16175550199", ()]
     assert repr(load_summary(again)) == (
-        "<LoadSummary 64 rows: 60 valid, 2 invalid-phone, 1 duplicate, 1 missing-phone; "
-        "7 repaired; 1 empty row dropped>"
+        "<LoadSummary 64 rows: 61 valid, 2 invalid-phone, 1 missing-phone; 1 repeated "
+        "number; 7 repaired; 1 empty row dropped>"
     )
 
 

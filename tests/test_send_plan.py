@@ -19,6 +19,7 @@ from campaignkit.channels.textus import TextUs
 from campaignkit.guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
 from campaignkit.plan import plan, provider_validity
 from campaignkit.recipients import load_recipients
+from campaignkit.samples import SAMPLE_COUNTRIES
 from campaignkit.sandbox import Sandbox
 from campaignkit.sending import send
 from campaignkit.templating import render
@@ -42,7 +43,8 @@ def _stamina_testing() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def sample() -> pd.DataFrame:
     """The sample campaign rendered: 64 recipients, default_region US."""
-    recipients = load_recipients(SAMPLE / "recipients.xlsx", default_region="US")
+    recipients = load_recipients(SAMPLE / "recipients.xlsx", default_region="US",
+                                 countries=SAMPLE_COUNTRIES)
     return render(recipients, (SAMPLE / "message.txt").read_text(encoding="utf-8").strip())
 
 
@@ -76,9 +78,10 @@ def counted(p) -> dict[str, int]:
 
 
 def test_the_sample_campaigns_plan_counts_every_row_once(sample) -> None:
-    """64 rows: 47 sent now, 3 suppressed, 8 deferred (US west coast at 06:30), 6 skipped."""
+    """64 rows: 47 sent now, 3 suppressed, 8 deferred (US west coast at 06:30), 5 skipped, 1
+    duplicate."""
     p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
-    assert counted(p) == {"send": 47, "suppressed": 3, "deferred": 8, "skipped": 6}
+    assert counted(p) == {"send": 47, "suppressed": 3, "deferred": 8, "skipped": 5, "duplicate": 1}
     assert (p.segments, p.cost, p.recipients) == (58, Decimal("0.4582"), 47)
     assert p.frame["plan"].loc[[2, 11, 21]].tolist() == ["suppressed"] * 3
     assert p.frame.index.equals(sample.index)
@@ -93,11 +96,11 @@ def test_the_confirmation_text_says_what_will_happen_in_one_sentence(sample) -> 
     p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
     assert p.confirmation_text() == (
         "Send 47 messages (58 segments, about $0.46) to 47 recipients via api.sociocs.com; "
-        "3 suppressed, 8 deferred until 08:00 local, 6 skipped (problems); finishes in about "
+        "3 suppressed, 8 deferred until 08:00 local, 5 skipped (problems), 1 duplicate; finishes in about "
         "10 s at 5/s"
     )
     assert repr(p) == (
-        "<SendPlan send 47, skipped 6, suppressed 3, deferred 8: 58 segments, about $0.46, "
+        "<SendPlan send 47, skipped 5, duplicate 1, suppressed 3, deferred 8: 58 segments, about $0.46, "
         "about 10 s at 5/s>"
     )
 
@@ -115,7 +118,7 @@ def test_a_limit_leaves_the_rest_waiting(sample) -> None:
     p = plan(sample, sociocs(), rate=5, limit=10, now=MONDAY, guardrails=GUARD)
     assert (p.counts["send"], p.counts["waiting"]) == (10, 37)
     assert p.confirmation_text().endswith(
-        "6 skipped (problems), 37 waiting (limit=10); finishes in about 2 s at 5/s")
+        "5 skipped (problems), 1 duplicate, 37 waiting (limit=10); finishes in about 2 s at 5/s")
 
 
 def test_an_over_budget_plan_is_refused_with_the_budgets_message(sample) -> None:
@@ -127,8 +130,8 @@ def test_an_over_budget_plan_is_refused_with_the_budgets_message(sample) -> None
                "or send fewer rows (limit=40 fits)")
     assert p.refused == message
     assert p.confirmation_text() == (
-        f"Refused: {message}; 3 suppressed, 8 deferred until 08:00 local, 6 skipped "
-        "(problems), 7 over budget")
+        f"Refused: {message}; 3 suppressed, 8 deferred until 08:00 local, 5 skipped "
+        "(problems), 1 duplicate, 7 over budget")
 
 
 def test_a_campaign_already_sent_says_so_and_counts_nothing_to_send(sample, tmp_path) -> None:
@@ -137,9 +140,9 @@ def test_a_campaign_already_sent_says_so_and_counts_nothing_to_send(sample, tmp_
     _send(sample, sociocs(), Sandbox(seed=1), tmp_path, guardrails=guard, now=MONDAY)
     p = plan(sample, sociocs(), campaign="clinic", ledger=tmp_path / "ledger.db", rate=5,
              now=MONDAY, guardrails=guard)
-    assert counted(p) == {"already-sent": 55, "skipped": 6, "suppressed": 3}
+    assert counted(p) == {"already-sent": 55, "skipped": 5, "duplicate": 1, "suppressed": 3}
     assert p.confirmation_text().splitlines()[0] == (
-        "Nothing to send; 55 already sent, 3 suppressed, 6 skipped (problems)")
+        "Nothing to send; 55 already sent, 3 suppressed, 5 skipped (problems), 1 duplicate")
 
 
 # -- quiet hours at departure, warnings -------------------------------------------------------
@@ -258,7 +261,7 @@ def test_suppressed_numbers_in_mixed_formats_get_0_requests_counted_by_the_sandb
     assert {"+16175550101", "+447400123402", "+16175550166"} & received == set()
     assert results.loc[[2, 11, 21], "status"].tolist() == ["suppressed"] * 3
     assert results["status"].value_counts().to_dict() == {
-        "sent": 47, "deferred": 8, "skipped": 6, "suppressed": 3}
+        "sent": 47, "deferred": 8, "skipped": 5, "duplicate": 1, "suppressed": 3}
 
 
 def test_the_send_plans_counts_equal_what_send_then_does(sample, tmp_path) -> None:
@@ -291,7 +294,8 @@ def test_a_frequency_cap_holds_across_campaigns_without_passing_anything(sample,
              progress=False, pacing=fast(), guardrails=cap)
     texted = int((a["status"] == "sent").sum())
     counting = Counting(sandbox.transport())
-    b = send(render(load_recipients(SAMPLE / "recipients.xlsx", default_region="US"),
+    b = send(render(load_recipients(SAMPLE / "recipients.xlsx", default_region="US",
+                                    countries=SAMPLE_COUNTRIES),
                     "Another message for {{ first_name }}"),
              sociocs(), campaign="b", live=True, transport=counting, progress=False,
              pacing=fast(), guardrails=cap)
@@ -333,6 +337,6 @@ def test_an_over_budget_campaign_sends_0_requests_and_says_which_limit_and_by_ho
         "or send fewer rows (limit=40 fits)")
     assert len(sandbox.accepted()) == 0
     assert caught.value.results["status"].value_counts().to_dict() == {
-        "waiting": 40, "deferred": 8, "over-budget": 7, "skipped": 6, "suppressed": 3}
+        "waiting": 40, "deferred": 8, "over-budget": 7, "skipped": 5, "duplicate": 1, "suppressed": 3}
     fits = _send(sample, sociocs(), sandbox, tmp_path, guardrails=guard, now=MONDAY, limit=40)
     assert (fits["status"] == "sent").sum() == len(sandbox.accepted()) == 40

@@ -25,6 +25,7 @@ from campaignkit.channels import Sociocs
 from campaignkit.composer import _html
 from campaignkit.composer._views import Confirmation, Progress, RowView, Totals
 from campaignkit.recipients import load_recipients
+from campaignkit.samples import SAMPLE_COUNTRIES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHEET = ROOT / "sample_data" / "recipients.csv"
@@ -48,6 +49,7 @@ def composer(tmp_path: Path) -> Composer:
     """The sample sheet loaded through the Sheet field, the sample message typed."""
     c = Composer(default_region="US", ledger=tmp_path / "ledger.db", clock=lambda: NOON)
     c.guardrails_panel.quiet.value = False
+    c.recipients_panel.countries.value = "US, GB, ES, DE, IN"
     c.recipients_panel.path.value = str(SHEET)  # loads on Enter / leaving the field
     c.message_panel.editor.value = MESSAGE
     return c
@@ -168,7 +170,7 @@ def test_typing_updates_the_phone_and_the_counter(composer: Composer) -> None:
     assert texts(markup, ".ck-bubble") == ["Hi Olivia"]
     assert composer.preview_panel.counter.value == "GSM-7 · 1 segment · 9 characters"
     assert soup(composer.preview_panel.totals.value).get_text() == (
-        "58 of 64 rows ready · 58 segments · about $2.49 (estimate) · 6 with problems")
+        "58 of 64 rows ready · 58 segments · about $2.49 (estimate) · 5 with problems · 1 duplicate")
 
 
 def test_chip_inserts_at_the_caret(composer: Composer) -> None:
@@ -235,7 +237,8 @@ def test_whatsapp_hides_the_sms_counter_and_shows_the_template(composer: Compose
 def test_whatsapp_template_variables_map_to_columns(tmp_path: Path) -> None:
     """A given WhatsApp channel's template variable mapped to First Name fills the request."""
     channel = Sociocs(API_KEY, "twlowa_16175559999", "twlowa")
-    c = Composer(load_recipients(SHEET, default_region="US"), channel,
+    c = Composer(load_recipients(SHEET, default_region="US", countries=SAMPLE_COUNTRIES),
+                 channel,
                  ledger=tmp_path / "ledger.db")
     c.message_panel.use_template.value = True
     c.message_panel.template_id.value = "HX" + "0" * 32
@@ -261,7 +264,8 @@ def test_dry_run_shows_what_happened(ready: Composer) -> None:
     ready.send_panel.dry_run_button.click()
     happened = ready.happened_panel
     assert texts(happened.summary.value, ".ck-headline") == [
-        "Dry run finished: 64 rows · 58 accepted by the sandbox · 6 skipped (problems)"]
+        "Dry run finished: 64 rows · 58 accepted by the sandbox · 5 skipped (problems) · "
+        "1 duplicate"]
     assert len(soup(happened.results_table.value).select("tbody tr")) == 64
     assert (ready.send_panel.progress.value, ready.send_panel.progress.max) == (58, 58)
     assert ready.send_panel.progress_text.value == "dry-run: 58 of 58 rows · done"
@@ -275,7 +279,7 @@ def test_live_confirmation_then_cancel(ready: Composer) -> None:
     assert send.confirm_box.layout.display is None
     assert texts(send.confirm_text.value, ".ck-confirm-sentence") == [
         "Send 58 messages (73 segments, about $3.10) to 58 recipients via api.sociocs.com; "
-        "6 skipped (problems); finishes in about 1 s at 10000/s. Sent live, and recorded in "
+        "5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and recorded in "
         f"the ledger {ready.state.ledger_path()}."]
     assert send.confirm_button.description == "Yes, send 58 messages"
     send.cancel_button.click()
@@ -311,7 +315,7 @@ def test_loading_is_locked_while_a_send_runs(ready: Composer) -> None:
     assert (ready.recipients_panel.path.disabled, ready.send_panel.stop_button.disabled) == (
         False, True)
     assert ready.results is not None
-    assert ready.results["status"].value_counts().to_dict() == {"waiting": 58, "skipped": 6}
+    assert ready.results["status"].value_counts().to_dict() == {"waiting": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_jump_to_a_dropped_row_keeps_the_current_row(composer: Composer) -> None:
@@ -392,8 +396,8 @@ def test_prices_and_guardrails_change_the_totals(composer: Composer) -> None:
                                 "last_modified": datetime(2026, 1, 1, tzinfo=UTC)},)
     assert guard.suppression_note.value == "opt-out list: 1 number (those rows are suppressed)"
     assert soup(composer.preview_panel.totals.value).get_text() == (
-        "57 of 64 rows ready · 72 segments · about $0.31 (estimate) · 6 with problems · 1 "
-        "suppressed")
+        "57 of 64 rows ready · 72 segments · about $0.31 (estimate) · 5 with problems · 1 "
+        "duplicate · 1 suppressed")
 
 
 def test_a_fully_sent_campaign_offers_no_send(ready: Composer) -> None:

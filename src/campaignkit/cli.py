@@ -32,7 +32,7 @@ from .preview import preview
 from .problems import problems_table
 from .recipients import load_recipients, load_summary
 from .results import results_summary, save_results
-from .samples import sample_path
+from .samples import SAMPLE_COUNTRIES, sample_path
 from .sending import Pacing, is_sandbox, send
 from .templating import render
 
@@ -197,7 +197,8 @@ def _run(
 
 def _demo(args: argparse.Namespace) -> int:
     _say("campaignkit demo: the sample clinic campaign, end to end, against the embedded sandbox")
-    recipients = load_recipients(sample_path("recipients.xlsx"), default_region="US")
+    recipients = load_recipients(sample_path("recipients.xlsx"), default_region="US",
+                                 countries=SAMPLE_COUNTRIES)
     message = Message(text=sample_path("message.txt").read_text(encoding="utf-8"))
     # Demo credentials: the embedded sandbox accepts any well-formed key; nothing leaves.
     channel = Sociocs("demo:sandbox-key", "twlo_16175550100", provider="twlo")

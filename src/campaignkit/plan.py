@@ -35,7 +35,7 @@ _HELD = (
     ("already-sent", "already sent"), ("lookup", "in doubt, looked up first"),
     ("unknown", "in doubt (unknown)"), ("failed", "refused before"),
     ("suppressed", "suppressed"), ("capped", "capped"), ("deferred", "deferred"),
-    ("duplicate", "duplicate numbers"), ("skipped", "skipped (problems)"),
+    ("skipped", "skipped (problems)"), ("duplicate", "duplicate"),
     ("waiting", "waiting"), ("over-budget", "over budget"),
 )
 
@@ -86,6 +86,8 @@ class SendPlan:
                 words = f"deferred until {self.deferred_until}"
             if fate == "waiting" and self.limit is not None:
                 words = f"waiting (limit={self.limit:,})"
+            if fate == "duplicate" and n != 1:
+                words = "duplicates"
             parts.append(f"{n:,} {words}")
         return parts
 

@@ -150,8 +150,11 @@ def load_recipients(
         (and said so). A row of group labels just above the header (``Contact`` over
         ``Phone`` and ``Email``) is joined into the names: ``"Contact Phone"``.
     duplicates
-        ``"first"``: a number seen on an earlier row gives a ``duplicate`` problem (the row
-        is not sent); ``"keep"``: send to every row, as Sociocs's ``duplicates_allowed``.
+        ``"first"``: of the rows with one number, the first that is otherwise sendable gets
+        the message, the others are ``duplicate`` (decided with the rest by
+        `campaignkit.decide`, so a row with a problem never takes the message from a good
+        one); ``"keep"``: send to every row, as Sociocs's ``duplicates_allowed``. The load
+        summary counts the numbers that appear more than once.
 
     Returns
     -------
@@ -226,8 +229,6 @@ def load_recipients(
         repairs = _add_repairs(repairs, loaded.extra_repairs)
     if loaded.row_problems:
         problems = _add_row_problems(problems, loaded.row_problems)
-    if duplicates == "first":
-        problems = _mark_duplicates(frame[phone], to, problems, phone)
     out = frame.assign(to=to, problems=problems, repairs=repairs)
     out.index.name = "row"
     info = dict(loaded.info)
@@ -273,11 +274,16 @@ class LoadSummary:
     notes: tuple[Problem, ...] = ()
     hidden_rows: tuple[int, ...] = ()
     countries: tuple[str, ...] | None = None
+    #: rows whose number an earlier row also has (one message per number, unless "keep")
+    repeated: int = 0
 
     def __repr__(self) -> str:
         parts = [f"{self.valid} valid"]
         parts += [f"{n} {kind}" for kind, n in _by_count(self.problems)]
-        tail = f"; {self.repaired} repaired" if self.repaired else ""
+        tail = ""
+        if self.repeated:
+            tail += f"; {self.repeated} repeated number{'s' if self.repeated != 1 else ''}"
+        tail += f"; {self.repaired} repaired" if self.repaired else ""
         if self.empty_rows_dropped:
             n = len(self.empty_rows_dropped)
             tail += f"; {n} empty row{'s' if n != 1 else ''} dropped"
@@ -289,6 +295,8 @@ class LoadSummary:
     def _repr_html_(self) -> str:
         e = html.escape
         lines = [("rows", str(self.rows)), ("valid", str(self.valid))]
+        if self.repeated:
+            lines.append(("repeated numbers", f"{self.repeated} (one message per number)"))
         lines += [(kind, str(n)) for kind, n in _by_count(self.problems)]
         lines += [(f"repair: {name}", str(n)) for name, n in _by_count(self.repairs)]
         if self.empty_rows_dropped:
@@ -312,7 +320,7 @@ def load_summary(frame: pd.DataFrame) -> LoadSummary:
     """Summarise a recipients frame: rows, valid rows, problems and repairs, sheet notes.
 
     >>> load_summary(load_recipients(io.StringIO("Phone\\n+16175550123\\n\\n+16175550123\\n")))
-    <LoadSummary 2 rows: 1 valid, 1 duplicate; 1 empty row dropped>
+    <LoadSummary 2 rows: 2 valid; 1 repeated number; 1 empty row dropped>
     """
     if "problems" not in frame.columns or "repairs" not in frame.columns:
         raise DataError(
@@ -339,6 +347,8 @@ def load_summary(frame: pd.DataFrame) -> LoadSummary:
         notes=tuple(info.get("notes", ())),
         hidden_rows=tuple(n for n in frame.index if n in hidden) if hidden else (),
         countries=info.get("countries"),
+        repeated=int((frame["to"].duplicated() & (frame["to"] != "")).sum())
+        if "to" in frame.columns else 0,
     )
 
 
@@ -871,30 +881,3 @@ def _no_phone_message(table: Table, names: list[str], header_row: int, label: st
                 suggestion = f'sheet "{name}" has a column {phone.strip()!r}: pass sheet={name!r}; '
     return (f"{head}; {suggestion}{ways}, or sheet= (a name or a 0-based position); "
             f"the sheets of {label} are {', '.join(others)}")
-
-
-def _mark_duplicates(
-    raw: pd.Series, to: pd.Series, problems: pd.Series, column: str
-) -> pd.Series:
-    """Give every later row with an already-seen E.164 number a ``duplicate`` problem."""
-    valid = to != ""
-    repeated = to.duplicated(keep="first") & valid
-    if not repeated.any():
-        return problems
-    firsts = valid & ~repeated & to.isin(set(to[repeated]))
-    first = dict(zip(to[firsts].tolist(), to.index[firsts].tolist(), strict=True))
-    values = problems.tolist()
-    positions = repeated.to_numpy().nonzero()[0].tolist()
-    labels, numbers, cells = to.index, to.tolist(), raw.tolist()  # .iloc per row is slow
-    for position in positions:
-        number = numbers[position]
-        cell = str(cells[position]).strip()
-        shown = number if cell == number else f'"{cell}" ({number})'
-        problem = Problem(
-            int(labels[position]),
-            column,
-            f"{shown} is a duplicate of row {first[number]}",
-            "duplicate",
-        )
-        values[position] = (*values[position], problem)
-    return pd.Series(values, index=problems.index, dtype=object, name="problems")

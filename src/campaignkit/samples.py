@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SAMPLE_FILES", "sample_path"]
+__all__ = ["SAMPLE_COUNTRIES", "SAMPLE_FILES", "sample_path"]
 
+#: where the sample clinic's patients live: the countries its campaign may text
+SAMPLE_COUNTRIES = ("US", "GB", "ES", "DE", "IN")
 #: the files of the sample campaign
 SAMPLE_FILES = ("recipients.xlsx", "recipients.csv", "message.txt", "campaign.toml")
 

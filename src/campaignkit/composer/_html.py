@@ -125,9 +125,8 @@ def counter(view: RowView | None) -> str:
     return f"{view.encoding} · {view.segments} segment{plural} · {view.characters:,} characters"
 
 
-# The plan's fates that are not "send" (duplicate and over-budget come with the decision
-# function; a count of 0 is not shown).
-_HELD = (("skipped", "with problems"), ("duplicate", "duplicates"),
+# The plan's fates that are not "send" (a count of 0 is not shown).
+_HELD = (("skipped", "with problems"), ("duplicate", "duplicate"),
          ("suppressed", "suppressed"), ("deferred", "deferred"), ("capped", "capped"),
          ("over-budget", "over budget"), ("waiting", "waiting"), ("already-sent", "already sent"))
 
@@ -145,7 +144,8 @@ def totals_line(totals: Totals) -> str:
     parts = [head, f"{totals.segments:,} segments"]
     if totals.cost is not None:
         parts.append(f"about {money(totals.cost, totals.currency)} (estimate)")
-    parts += [f"{c[k]:,} {word}" for k, word in _HELD if c.get(k)]
+    parts += [f"{c[k]:,} {word}{'s' if k == 'duplicate' and c[k] != 1 else ''}"
+              for k, word in _HELD if c.get(k)]
     return e(" · ".join(parts))
 
 

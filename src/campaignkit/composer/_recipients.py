@@ -31,6 +31,8 @@ class RecipientsPanel:
         self.sheet = css(W.Dropdown(description="Sheet", options=[]), "ck-sheet")
         self.region = text("Region", "ck-region", value=state.region,
                            placeholder="e.g. US, GB", continuous_update=False)
+        self.countries = text("Countries", "ck-countries", placeholder="the region's",
+                              continuous_update=False)
         self.phone_column = text("Phone column", "ck-phone-column", placeholder="auto",
                                  continuous_update=False)
         self.summary = html("ck-load-summary")
@@ -49,6 +51,7 @@ class RecipientsPanel:
         self.region.observe(lambda c: self._option("region", c["new"]), names="value")
         self.phone_column.observe(lambda c: self._option("phone_column", c["new"]),
                                   names="value")
+        self.countries.observe(lambda c: self._option("countries", c["new"]), names="value")
         self.add_condition.on_click(lambda _: self._add_row())
         self.exclude.observe(self._on_exclude, names="value")
         self.clear_exclusions.on_click(lambda _: state.set_exclusions(None))
@@ -56,7 +59,8 @@ class RecipientsPanel:
             W.HBox([self.path, self.load_button, self.upload],
                    layout=W.Layout(flex_flow="row wrap")),
             self.error, self.sheet,
-            W.HBox([self.region, self.phone_column], layout=W.Layout(flex_flow="row wrap")),
+            W.HBox([self.region, self.countries, self.phone_column],
+                   layout=W.Layout(flex_flow="row wrap")),
             self.summary,
             W.HTML("<b>Audience</b>"), self.conditions, self.add_condition,
             W.HBox([self.exclude, self.clear_exclusions], layout=W.Layout(flex_flow="row wrap")),

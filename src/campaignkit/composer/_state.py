@@ -188,6 +188,8 @@ class ComposerState:
         self._ledger = Path(ledger) if ledger is not None else None
         self.clock = clock or (lambda: datetime.now(UTC))
         self.region = default_region or ""
+        #: where the campaign may send, ISO codes ("US, GB"); empty: the region's country
+        self.countries = ""
         self.phone_column = ""
         self.source: Any = None
         self.source_name = ""
@@ -300,6 +302,11 @@ class ComposerState:
             text = text.replace(secret, REDACTED)
         return text
 
+    def _countries(self) -> list[str] | None:
+        """The countries typed ("US, GB"), or None for the region's own country."""
+        codes = [c.strip().upper() for c in re.split(r"[\s,;]+", self.countries) if c.strip()]
+        return codes or None
+
     def _error(self, panel: str, text: str) -> None:
         self.errors[panel] = self.scrub(plain(text, self.host)) if text else ""
 
@@ -325,6 +332,7 @@ class ComposerState:
             else:
                 frame = load_recipients(
                     source, default_region=self.region.strip() or None,
+                    countries=self._countries(),
                     phone_column=self.phone_column.strip() or None, sheet=chosen or None)
             summary = load_summary(frame)
         except CampaignError as error:
@@ -345,6 +353,8 @@ class ComposerState:
             summary.problems.items(), key=lambda kv: (-kv[1], kv[0])))
         parts = [f"{summary.rows:,} rows", f"{summary.valid:,} valid"]
         parts += [problems] if problems else []
+        parts += [f"{summary.repeated:,} repeated number{'s' if summary.repeated != 1 else ''}"
+                  " (one message each)"] if summary.repeated else []
         parts += [f"{summary.repaired:,} phone numbers repaired"] if summary.repaired else []
         parts += [f"{self.empty_rows:,} empty row{'s' if self.empty_rows != 1 else ''} dropped"
                   ] if self.empty_rows else []

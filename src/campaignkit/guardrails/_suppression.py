@@ -98,9 +98,10 @@ class Suppression:
         """
         from ..recipients import load_recipients  # the sheet reader, with all its repairs
 
+        # Every country: an opt-out abroad must still hold (the campaign may send there).
         frame = load_recipients(
             path, phone_column=phone_column, default_region=default_region, sheet=sheet,
-            duplicates="keep",
+            duplicates="keep", countries="any",
         )
         column = frame.attrs.get("campaignkit.load", {}).get("phone_column", phone_column)
         valid = frame["to"] != ""
