@@ -131,7 +131,8 @@ def test_send_live_reaches_the_host_once_and_a_rerun_sends_nothing(
     assert again.returncode == 0, again.stderr
     assert len(box.accepted()) == 58
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"already-sent": 58, "skipped": 5, "duplicate": 1}
+    assert results["status"].value_counts().to_dict() == {
+        "already-sent": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_limit_sends_the_next_rows_on_each_run_and_never_a_row_twice(
@@ -158,7 +159,8 @@ def test_the_exit_status_is_1_when_a_row_failed_or_is_unknown(tmp_path: Path) ->
                    cwd=tmp_path, env=SECRETS)
     assert done.returncode == 1, done.stderr
     results = _read(tmp_path / "results.xlsx", dtype=str)
-    assert results["status"].value_counts().to_dict() == {"waiting": 56, "skipped": 5, "duplicate": 1,
+    assert results["status"].value_counts().to_dict() == {
+        "waiting": 56, "skipped": 5, "duplicate": 1,
                                                           "unknown": 2}
 
 

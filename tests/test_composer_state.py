@@ -378,11 +378,13 @@ def test_live_confirmation_counts_what_is_left(ready: ComposerState) -> None:
         assert first is not None
         assert first.sentence == (
             f"Send 58 messages (73 segments, about $3.10) to 58 recipients via {ready.host}; "
-            f"5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and recorded "
+            f"5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, "
+            f"and recorded "
             f"in the ledger {ready.ledger_path()}.")
         assert first.button == "Yes, send 58 messages"
         ready.confirm_live()
-        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 5, "duplicate": 1}
+        assert ready.outcome is not None
+        assert ready.outcome.counts == {"sent": 58, "skipped": 5, "duplicate": 1}
         assert ready.fully_sent.startswith("Campaign “recipients” was already sent")
         again = ready.ask_live()
         assert again is not None
@@ -483,7 +485,8 @@ def test_schedule_without_a_provider_field_defers_every_row(ready: ComposerState
         assert "; scheduled for 2026-12-01 15:00 UTC (every row is deferred until then: keep " \
                "this page open)." in confirmation.sentence
         assert asyncio.run(scenario()) == "starting"
-        assert ready.outcome is not None and ready.outcome.counts == {"sent": 58, "skipped": 5, "duplicate": 1}
+        assert ready.outcome is not None
+        assert ready.outcome.counts == {"sent": 58, "skipped": 5, "duplicate": 1}
     finally:
         ready.close()
 

@@ -102,7 +102,8 @@ def test_composer_notebook_driven_from_the_tests(tmp_path: Path) -> None:
     assert _text(notebook, "extra-2") == "{'dry-run': 58, 'skipped': 5, 'duplicate': 1}"
     assert _text(notebook, "extra-3").startswith(
         "'Send 58 messages (73 segments, about $3.10) to 58 recipients via api.sociocs.com; "
-        "5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and recorded in "
+        "5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and "
+        "recorded in "
         "the ledger ")
 
 

@@ -96,11 +96,13 @@ def test_the_confirmation_text_says_what_will_happen_in_one_sentence(sample) -> 
     p = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
     assert p.confirmation_text() == (
         "Send 47 messages (58 segments, about $0.46) to 47 recipients via api.sociocs.com; "
-        "3 suppressed, 8 deferred until 08:00 local, 5 skipped (problems), 1 duplicate; finishes in about "
+        "3 suppressed, 8 deferred until 08:00 local, 5 skipped (problems), 1 duplicate; "
+        "finishes in about "
         "10 s at 5/s"
     )
     assert repr(p) == (
-        "<SendPlan send 47, skipped 5, duplicate 1, suppressed 3, deferred 8: 58 segments, about $0.46, "
+        "<SendPlan send 47, skipped 5, duplicate 1, suppressed 3, deferred 8: 58 segments, "
+        "about $0.46, "
         "about 10 s at 5/s>"
     )
 
@@ -337,6 +339,7 @@ def test_an_over_budget_campaign_sends_0_requests_and_says_which_limit_and_by_ho
         "or send fewer rows (limit=40 fits)")
     assert len(sandbox.accepted()) == 0
     assert caught.value.results["status"].value_counts().to_dict() == {
-        "waiting": 40, "deferred": 8, "over-budget": 7, "skipped": 5, "duplicate": 1, "suppressed": 3}
+        "waiting": 40, "deferred": 8, "over-budget": 7, "skipped": 5, "duplicate": 1,
+        "suppressed": 3}
     fits = _send(sample, sociocs(), sandbox, tmp_path, guardrails=guard, now=MONDAY, limit=40)
     assert (fits["status"] == "sent").sum() == len(sandbox.accepted()) == 40

@@ -170,7 +170,8 @@ def test_typing_updates_the_phone_and_the_counter(composer: Composer) -> None:
     assert texts(markup, ".ck-bubble") == ["Hi Olivia"]
     assert composer.preview_panel.counter.value == "GSM-7 · 1 segment · 9 characters"
     assert soup(composer.preview_panel.totals.value).get_text() == (
-        "58 of 64 rows ready · 58 segments · about $2.49 (estimate) · 5 with problems · 1 duplicate")
+        "58 of 64 rows ready · 58 segments · about $2.49 (estimate) · 5 with problems · "
+        "1 duplicate")
 
 
 def test_chip_inserts_at_the_caret(composer: Composer) -> None:
