@@ -280,7 +280,8 @@ def test_live_confirmation_then_cancel(ready: Composer) -> None:
     assert send.confirm_box.layout.display is None
     assert texts(send.confirm_text.value, ".ck-confirm-sentence") == [
         "Send 58 messages (73 segments, about $3.10) to 58 recipients via api.sociocs.com; "
-        "5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and recorded in "
+        "5 skipped (problems), 1 duplicate; finishes in about 1 s at 10000/s. Sent live, and "
+        "recorded in "
         f"the ledger {ready.state.ledger_path()}."]
     assert send.confirm_button.description == "Yes, send 58 messages"
     send.cancel_button.click()
@@ -316,7 +317,8 @@ def test_loading_is_locked_while_a_send_runs(ready: Composer) -> None:
     assert (ready.recipients_panel.path.disabled, ready.send_panel.stop_button.disabled) == (
         False, True)
     assert ready.results is not None
-    assert ready.results["status"].value_counts().to_dict() == {"waiting": 58, "skipped": 5, "duplicate": 1}
+    assert ready.results["status"].value_counts().to_dict() == {
+        "waiting": 58, "skipped": 5, "duplicate": 1}
 
 
 def test_jump_to_a_dropped_row_keeps_the_current_row(composer: Composer) -> None:
