@@ -107,6 +107,11 @@ TOO_MUCH_WORK = (
             "template may make",
         ),
         (
+            "{{ nickname | indent(10**9) }}",
+            "indent(1000000000) would make 1,000,000,000 characters, more than the 100,000 a "
+            "template may make",
+        ),
+        (
             "{{ name.ljust(10**9) }}",
             "ljust(1000000000) would make 1,000,000,000 characters, more than the 100,000 a "
             "template may make",
@@ -155,13 +160,23 @@ TOO_MUCH_WORK = (
             "{{ range(3) | join(name * 30000) | length }}",
             "join would make 180,003 characters, more than the 100,000 a template may make",
         ),
+        (
+            "{% set l = range(10000) | list %}{% for i in l %}{% if i in l %}{% endif %}"
+            "{% endfor %}",
+            TOO_MUCH_WORK,
+        ),
+        (
+            "{{ name.encode('punycode') }}",
+            'encode("punycode") is not one a template may use: use "utf-8", "utf-16", '
+            '"utf-32", "ascii" or "latin-1"',
+        ),
         ("{{ 10.0 ** 400 }}", "a number is too large to compute"),
     ],
 )
 def test_a_template_bomb_is_that_rows_problem(child: Child, source: str, reason: str) -> None:
     """Each bomb is refused before it allocates: the row has a problem saying what was too
     big and the bound, never a huge text, an empty reason or a hang."""
-    outcome = child.render(source, {"name": ["Ann"]})
+    outcome = child.render(source, {"name": ["Ann"], "nickname": [""]})
     assert outcome == Outcome(texts=(None,), problems=((f"row 2: {BOUND}{reason}",),))
 
 
@@ -441,6 +456,12 @@ _FRAGMENTS = [
     "{{{{ ((name * {a}) ~ ' a.co ') | urlize(target=name * {b}) | length }}}}",
     "{{{{ (name * {a}) | list | unique | list | length }}}}",
     "{{{{ ((name * {a}) ~ '&<') | escape | length }}}}",
+    "{{{{ ((name ~ '<a>') * {a}) | striptags | length }}}}",
+    "{{{{ (range({a}) | list) | pprint | length }}}}",
+    "{{{{ (name * {a}) | list | sort | join | length }}}}",
+    "{{{{ (name * {a}).encode('punycode') | length }}}}",
+    "{{% set l = range({a}) | list %}}{{% for i in l %}}{{% if i in l %}}{{% endif %}}"
+    "{{% endfor %}}",
 ]
 
 

@@ -27,6 +27,7 @@ makes it that row's problem.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import functools
 import inspect
@@ -74,7 +75,7 @@ MAX_STEPS = 200_000
 _SPEND = "campaignkit spend"
 _STEPS = "campaignkit steps"
 _JOIN = "campaignkit join"
-_SLICED = "campaignkit sliced"
+_CHARGED = "campaignkit charged"
 
 
 class Refused(Exception):
@@ -330,10 +331,29 @@ def _check_method(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         elif name == "translate" and args and isinstance(args[0], Mapping):
             longest = max((size(v) for v in args[0].values()), default=1)
             _check_made("translate", len(owner) * max(1, longest), about="about ")
+        elif name in ("encode", "decode"):
+            _check_codec(name, _argument(args, kwargs, 0, "encoding", "utf-8"))
     elif _is_int(owner) and name == "to_bytes":
         length = _argument(args, kwargs, 0, "length", 1)
         if _is_int(length) and length > MAX_TEXT:
             raise _too_big(f"to_bytes({length})", length)
+
+
+# Codecs written in C, so linear and quick; some others (punycode) are slow Python loops
+# that no step budget can interrupt.
+_CODECS = frozenset({"utf-8", "utf-16", "utf-32", "ascii", "latin-1", "iso8859-1"})
+
+
+def _check_codec(method: str, encoding: Any) -> None:
+    try:
+        known = codecs.lookup(encoding).name if isinstance(encoding, str) else None
+    except LookupError:
+        return  # str.encode raises the same error with its own message
+    if known not in _CODECS:
+        raise Refused(
+            f'{method}("{encoding}") is not one a template may use: use "utf-8", "utf-16", '
+            '"utf-32", "ascii" or "latin-1"'
+        )
 
 
 def _argument(
@@ -415,8 +435,10 @@ def _center(a: dict[str, Any]) -> None:
 
 def _indent(a: dict[str, Any]) -> None:
     text, width = a.get("s"), a.get("width", 4)
+    step = width if _is_int(width) else size(width)
+    if step > MAX_TEXT:  # the indentation is made before the text is read
+        raise _too_big(f"indent({width})" if _is_int(width) else "indent", step)
     if isinstance(text, str):
-        step = width if _is_int(width) else size(width)
         _check_made("indent", len(text) + (text.count("\n") + 1) * step, about="about ")
 
 
@@ -558,7 +580,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.budget = budget = _Budget(seconds)
 
         def printed(value: Any) -> Any:
-            """Every printed value (Jinja's ``finalize``): a value, within MAX_TEXT, charged."""
+            """Every printed value (Jinja's ``finalize``): a value, charged to the row."""
             if type(value) is str:
                 # Charged, not capped: a text a template made is within MAX_TEXT already, and
                 # a long cell printed once is the row's length problem, as when concatenated.
@@ -603,11 +625,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             return text
 
         @jinja2.pass_context
-        def sliced(context: Any, value: Any) -> Any:
+        def charged(context: Any, value: Any) -> Any:
             budget.spend(1 + size(value))
             return value
 
-        self.filters.update({_SPEND: spend, _STEPS: steps, _JOIN: join, _SLICED: sliced})
+        self.filters.update({_SPEND: spend, _STEPS: steps, _JOIN: join, _CHARGED: charged})
 
     def add_filter(self, name: str, function: Callable[..., Any]) -> None:
         """Add a filter of campaignkit's own, bounded like Jinja's."""
@@ -670,7 +692,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
 def bound(ast: nodes.Template, environment: BoundedEnvironment) -> nodes.Template:
     """``ast`` with its repeated work charged to the row's budget: each loop turn, macro and
-    call block pays for its body, ``~`` joins are measured first and slices are charged."""
+    call block pays for its body, ``~`` joins are measured first, slices and the searched
+    side of ``in`` are charged their size."""
     _Bounder().visit(ast)
     ast.set_environment(environment)
     return ast
@@ -697,10 +720,18 @@ class _Bounder(NodeTransformer):
         self.generic_visit(node)
         return _filter(nodes.Tuple(node.nodes, "load", lineno=node.lineno), _JOIN, node.lineno)
 
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        # ``x in y`` searches y: charge its size, as a loop turn is charged its body's.
+        self.generic_visit(node)
+        for operand in node.ops:
+            if operand.op in ("in", "notin"):
+                operand.expr = _filter(operand.expr, _CHARGED, node.lineno)
+        return node
+
     def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
         self.generic_visit(node)
         if isinstance(node.arg, nodes.Slice):
-            return _filter(node, _SLICED, node.lineno)
+            return _filter(node, _CHARGED, node.lineno)
         return node
 
 
