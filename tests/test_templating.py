@@ -15,7 +15,12 @@ from campaignkit._errors import TemplateError
 from campaignkit.message import Media, Message, Template
 from campaignkit.problems import Problem
 from campaignkit.sms import analyse
-from campaignkit.templating import RENDERED_COLUMNS, render
+from campaignkit.templating import (
+    MAX_CHARACTERS,
+    RENDERED_COLUMNS,
+    render,
+    template_warnings,
+)
 
 
 def recipients(rows: list[int] | None = None, **columns: list[object]) -> pd.DataFrame:
@@ -106,13 +111,39 @@ def test_an_empty_cell_is_that_rows_problem(engine: str, empty: object) -> None:
 
 
 @pytest.mark.parametrize("engine", ["auto", "jinja"])
-def test_a_name_that_matches_no_column_is_a_problem_on_every_row(engine: str) -> None:
-    """A misspelt name is reported on each row with the columns there are."""
-    out = render(recipients(name=["Ann"], clinic=["Leeds"]), "Hi {{ nmae }}", engine=engine)  # type: ignore[arg-type]
-    assert problem_strings(out) == [
-        "row 2: the message uses {{ nmae }}, but no column matches it "
-        '(columns: "name", "clinic", "to")'
-    ]
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "Hi {{ nmae }}",
+            "The message uses {{ nmae }} (line 1, column 7), but no column matches it: did "
+            'you mean {{ name }}? The columns are "name", "clinic" and "to".',
+        ),
+        (
+            "Hi {{ name }}\n{% if vip %}VIP {% endif %}",
+            "The message uses {{ vip }} (line 2, column 7), but no column matches it. The "
+            'columns are "name", "clinic" and "to".',
+        ),
+        (
+            "Hi {{ name }} {{ name | default(clinicc) }}",
+            "The message uses {{ clinicc }} (line 1, column 33), but no column matches it: "
+            'did you mean {{ clinic }}? The columns are "name", "clinic" and "to".',
+        ),
+    ],
+)
+def test_a_name_that_matches_no_column_is_a_template_error(
+    engine: str, source: str, message: str
+) -> None:
+    """A misspelt name stops the render, saying where it is and which columns there are."""
+    with pytest.raises(TemplateError) as error:
+        render(recipients(name=["Ann"], clinic=["Leeds"]), source, engine=engine)  # type: ignore[arg-type]
+    assert str(error.value) == message
+
+
+def test_a_guarded_name_that_matches_no_column_is_no_error() -> None:
+    """`default` and `is defined` accept a name that no column matches."""
+    source = '{{ nick | default("friend") }}{% if vip is defined %}!{% endif %}'
+    assert render(recipients(name=["Ann"]), source)["text"].tolist() == ["friend"]
 
 
 def test_default_filter_accepts_an_empty_cell() -> None:
@@ -121,6 +152,46 @@ def test_default_filter_accepts_an_empty_cell() -> None:
     out = render(people, 'Hi {{ name | default("there") | title }}{{ nick | default("") }}!')
     assert out["text"].tolist() == ["Hi There!", "Hi Ann Smith!", "Hi There!"]
     assert problem_strings(out) == []
+
+
+@pytest.mark.parametrize("engine", ["auto", "jinja"])
+@pytest.mark.parametrize(
+    ("source", "texts"),
+    [
+        (
+            "{% if clinic %}at {{ clinic }}{% else %}at our clinic{% endif %}",
+            ["at Leeds", "at our clinic", "at our clinic", "at our clinic"],
+        ),
+        ('at {{ clinic or "our clinic" }}', ["at Leeds", "at our clinic", "at our clinic",
+                                             "at our clinic"]),
+        ('at {{ clinic | default("our clinic") }}', ["at Leeds", "at our clinic",
+                                                    "at our clinic", "at our clinic"]),
+        ('at {{ clinic | d("our clinic", true) }}', ["at Leeds", "at our clinic",
+                                                    "at our clinic", "at our clinic"]),
+        ("at {{ clinic | default }}.", ["at Leeds.", "at .", "at .", "at ."]),
+        (
+            "{% if clinic is defined %}at {{ clinic }}{% else %}here{% endif %}",
+            ["at Leeds", "here", "here", "here"],
+        ),
+        ('{% if not clinic %}here{% endif %}{{ "at " ~ clinic if clinic else "" }}',
+         ["at Leeds", "here", "here", "here"]),
+    ],
+)
+def test_a_guard_accepts_an_empty_cell(engine: str, source: str, texts: list[str]) -> None:
+    """An empty cell is falsy: if, or, default and is defined all give the fallback."""
+    out = render(recipients(clinic=["Leeds", "", "  ", None]), source, engine=engine)  # type: ignore[arg-type]
+    assert (out["text"].tolist(), problem_strings(out)) == (texts, [])
+
+
+@pytest.mark.parametrize("engine", ["auto", "jinja"])
+def test_an_empty_cell_printed_outside_its_guard_is_still_a_problem(engine: str) -> None:
+    """A guard covers only what it guards: printing the empty cell bare elsewhere fails."""
+    source = 'at {{ clinic or "our clinic" }} ({{ clinic }})'
+    out = render(recipients(clinic=["Leeds", ""]), source, engine=engine)  # type: ignore[arg-type]
+    assert out["text"].tolist() == ["at Leeds (Leeds)", None]
+    assert problem_strings(out) == [
+        'row 3, column "clinic": is empty, and the message uses it as {{ clinic }}'
+    ]
 
 
 def test_rows_with_problems_are_still_rendered_and_keep_them() -> None:
@@ -192,6 +263,114 @@ def test_a_syntax_error_is_a_template_error_with_its_line(source: str, message: 
     with pytest.raises(TemplateError) as error:
         render(recipients(name=["Ann"]), source)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "Hi {{ first_name | shout }}",
+            'The message uses the filter "shout" (line 1, column 20), which does not exist. '
+            "The filters are listed at "
+            "https://jinja.palletsprojects.com/en/stable/templates/#list-of-builtin-filters, "
+            'with campaignkit\'s "date".',
+        ),
+        (
+            "Hi\n{% if vip %}{{ first_name | uper }}{% endif %}",
+            'The message uses the filter "uper" (line 2, column 29), which does not exist: did '
+            'you mean "upper"? The filters are listed at '
+            "https://jinja.palletsprojects.com/en/stable/templates/#list-of-builtin-filters, "
+            'with campaignkit\'s "date".',
+        ),
+        (
+            "{% if first_name is shouting %}!{% endif %}",
+            'The message uses the test "shouting" (line 1, column 21), which does not exist. The '
+            "tests are listed at "
+            "https://jinja.palletsprojects.com/en/stable/templates/#list-of-builtin-tests.",
+        ),
+    ],
+)
+def test_an_unknown_filter_or_test_is_a_template_error(source: str, message: str) -> None:
+    """A filter or test Jinja does not have is named with its line and column."""
+    with pytest.raises(TemplateError) as error:
+        render(recipients(first_name=["Ann"], vip=["yes"]), source)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t  \r\n"])
+def test_a_blank_message_is_a_template_error(text: str) -> None:
+    """A message of only spaces or line breaks is never sendable, in Python too."""
+    with pytest.raises(TemplateError) as error:
+        render(recipients(name=["Ann"]), text)
+    assert str(error.value) == (
+        "The message is blank (only spaces or line breaks): write the text to send, or leave "
+        "the text out to send only media or a WhatsApp template."
+    )
+
+
+@pytest.mark.parametrize("engine", ["auto", "jinja"])
+def test_a_message_that_comes_out_blank_for_a_row_is_that_rows_problem(engine: str) -> None:
+    """A row whose text renders to only whitespace is a content problem, never sent."""
+    people = recipients(name=["Ann", "Bob"], vip=["yes", "no"])
+    out = render(people, '{% if vip == "yes" %}Hi {{ name }}{% endif %}\t\n', engine=engine)  # type: ignore[arg-type]
+    assert out["text"].tolist() == ["Hi Ann\t", None]
+    assert out.loc[3, "problems"] == (
+        Problem(
+            3,
+            None,
+            "the message comes out blank for this row (only spaces or line breaks), so there "
+            "is nothing to send",
+            "content",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "warnings"),
+    [
+        (
+            "Hi {first_name}, see you {{ date }} at {Clinic Name}.",
+            [
+                "The message has {first_name} (line 1, column 4): single braces are sent as "
+                "they are; write {{ first_name }} to put in the value from the sheet.",
+                "The message has {Clinic Name} (line 1, column 40): single braces are sent as "
+                "they are; write {{ clinic_name }} to put in the value from the sheet.",
+            ],
+        ),
+        ("Hi {{ first_name }}, {% raw %}{{ kept }}{% endraw %} {# {note} #}", []),
+        ("Hi {{ first_name }}, {{ {'a': 1} }} {x:1}", []),
+        (
+            Message(text="Hi", template=Template(id="t", variables={"1": "{ name }"})),
+            [
+                'Template variable "1" has { name } (line 1, column 1): single braces are '
+                "sent as they are; write {{ name }} to put in the value from the sheet."
+            ],
+        ),
+    ],
+)
+def test_single_braces_are_warned_about(message: str | Message, warnings: list[str]) -> None:
+    """{first_name} (another tool's placeholder) is named with its fix; Jinja's own braces
+    and a broken message give no warning."""
+    assert template_warnings(message) == warnings
+
+
+def test_render_carries_the_template_warnings() -> None:
+    """The rendered frame keeps the warnings (the single brace is still sent as written)."""
+    out = render(recipients(first_name=["Ann"]), "Hi {first_name}")
+    assert out["text"].tolist() == ["Hi {first_name}"]
+    assert out.attrs["template_warnings"] == [
+        "The message has {first_name} (line 1, column 4): single braces are sent as they "
+        "are; write {{ first_name }} to put in the value from the sheet."
+    ]
+
+
+def test_a_broken_message_still_gets_its_warnings() -> None:
+    """template_warnings reads the text only: it never raises on a syntax error (render
+    reports that), and still names the single braces."""
+    assert template_warnings("Hi {name} {{ oops") == [
+        "The message has {name} (line 1, column 4): single braces are sent as they are; "
+        "write {{ name }} to put in the value from the sheet."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -331,6 +510,18 @@ _LITERALS = st.text(
 )  # no Jinja delimiters: a literal stays literal
 
 
+# Guards an empty cell passes (issue 12): the first three are rendered by concatenation too.
+_GUARDS = [
+    '{{{{ {name} or "{fallback}" }}}}',
+    '{{{{ {name} | default("{fallback}") }}}}',
+    '{{{{ {name} | d("{fallback}") }}}}',
+    "{{{{ {name} | default }}}}",
+    '{{% if {name} %}}<{{{{ {name} }}}}>{{% else %}}{fallback}{{% endif %}}',
+    "{{% if {name} is defined %}}{{{{ {name} }}}}{{% endif %}}",
+    "{{% if not {name} %}}{fallback}{{% endif %}}",
+]
+_FALLBACKS = st.sampled_from(["", " ", "there", "our clinic", "€", "😜", "\r\n"])
+
 _LONG_LITERALS = st.builds(
     lambda c, n: c * n, st.sampled_from(["x", "ë", "€", "😜", "’", "\r\n"]), st.integers(1, 160)
 )
@@ -350,6 +541,9 @@ def frames_and_templates(draw: st.DrawFn) -> tuple[pd.DataFrame, str]:
                 _LITERALS,
                 _LONG_LITERALS,
                 st.sampled_from(_NAMES).map(lambda n: f"{{{{ {n} }}}}"),
+                st.tuples(st.sampled_from(_NAMES), st.sampled_from(_GUARDS), _FALLBACKS).map(
+                    lambda guard: guard[1].format(name=guard[0], fallback=guard[2])
+                ),
             ),
             max_size=6,
         )
@@ -392,24 +586,38 @@ _LAYOUTS = st.one_of(st.sampled_from(["auto", "rows", "one"]), st.integers(1, 5)
 
 
 @settings(max_examples=300, deadline=None)
-@given(frames_and_templates(), _LAYOUTS)
+@given(frames_and_templates(), _LAYOUTS, st.sampled_from([MAX_CHARACTERS, 12, 200]))
 def test_vectorised_substitution_equals_jinja(
-    case: tuple[pd.DataFrame, str], layout: str | int
+    case: tuple[pd.DataFrame, str], layout: str | int, longest: int
 ) -> None:
-    """Plain substitution gives Jinja2's exact texts, problems and SMS columns, however
-    the concatenation is grouped."""
+    """Plain substitution (with its ``or``/``default`` guards) gives Jinja2's exact texts,
+    problems, SMS columns and errors, however the concatenation is grouped and whatever the
+    length cap; guarded empty cells agree too."""
     from campaignkit import templating
 
     frame, source = case
     with mock.patch.object(templating, "_plain_groups", wraps=_forced(layout)) as groups:
-        fast = render(frame, source)
+        fast = _outcome(frame, source, "auto", longest)
+    slow = _outcome(frame, source, "jinja", longest)
+    if isinstance(slow, str):
+        assert fast == slow
+        return
     # "str" columns take the vectorised path (an object column with a missing cell is no
     # string dtype to pandas, so Jinja2 renders it, as before).
-    if all(frame[c].dtype == "str" for c in _COLUMNS):
+    plain = templating._plain_parts(templating._environment().parse(source)) is not None
+    if plain and all(frame[c].dtype == "str" for c in _COLUMNS):
         assert groups.call_count == 1
-    slow = render(frame, source, engine="jinja")
+    assert isinstance(fast, pd.DataFrame)
     pd.testing.assert_frame_equal(fast, slow)
     _assert_sms_of_each_text(fast, slow["text"])
+
+
+def _outcome(frame: pd.DataFrame, source: str, engine: str, longest: int) -> pd.DataFrame | str:
+    """The rendered frame, or the TemplateError's message."""
+    try:
+        return render(frame, source, engine=engine, max_characters=longest)  # type: ignore[arg-type]
+    except TemplateError as error:
+        return str(error)
 
 
 @pytest.mark.parametrize(
@@ -455,10 +663,18 @@ def test_plain_layouts_on_a_larger_sheet(source: str, layout: list[int] | None) 
         ("{% if name %}Hi{% endif %}", False),
         ("Hi {{ name.upper() }}", False),
         ("Hi {{ name ~ '!' }}", False),
+        ('Hi {{ name | default("there") }}, {{ clinic or "our clinic" }}', True),
+        ("Hi {{ name | d }}", True),
+        ('Hi {{ name | default("there", true) }}', False),
+        ("Hi {{ name | default(other) }}", False),
+        ("Hi {{ name or 0 }}", False),
+        ("{{ range }}", False),
+        ("{{ self }}", False),
     ],
 )
 def test_which_templates_take_the_vectorised_path(source: str, plain: bool) -> None:
-    """Only literal text and bare {{ name }}s are rendered by concatenation."""
+    """Only literal text, bare {{ name }}s and names with a literal fallback (``or``,
+    ``default``) are rendered by concatenation; the template language's own names are not."""
     from campaignkit import templating
 
     env = templating._environment()
