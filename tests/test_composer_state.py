@@ -125,12 +125,13 @@ def test_loading_is_locked_during_a_send(ready: ComposerState) -> None:
     ("text", "error"),
     [
         ("{{ first_name | shout }}",
-         "the message uses the filter “shout” on line 1, column 17, which does not exist: use "
-         "one of Jinja's filters (upper, title, default, …) or date"),
+         'The message uses the filter "shout" (line 1, column 17), which does not exist. The '
+         "filters are listed at https://jinja.palletsprojects.com/en/stable/templates/"
+         '#list-of-builtin-filters, with campaignkit\'s "date".'),
         ("Hi\n{{ frist_name }}",
-         '{{ frist_name }} on line 2, column 1 matches no column of the sheet; the columns are '
-         '"Patient ID", "First Name", "Last Name", "Phone", "Appointment Date", "Clinic", '
-         '"Language", "to"'),
+         "The message uses {{ frist_name }} (line 2, column 4), but no column matches it: did "
+         'you mean {{ first_name }}? The columns are "Patient ID", "First Name", "Last Name", '
+         '"Phone", "Appointment Date", "Clinic", "Language" and "to".'),
         ("Hi {{ first",
          "The message has a template error on line 1: unexpected end of template, expected "
          "'end of print statement'. Check that every {{ is closed by }} and every {% if %} or "

@@ -43,7 +43,7 @@ PAGE = re.compile(
 )
 #: A section sign with a number; fine only after the public document it belongs to.
 SECTION = re.compile(r"§\s*\d+(?:\.\d+)*")
-PUBLIC_SECTION = re.compile(r"(?:RFC \d+|CFR|TS [\d.]+)\s*$")
+PUBLIC_SECTION = re.compile(r"(?:RFC \d+|CFR|TS [\d.]+|ECMA-\d+)\s*$")
 #: Folders of the writer's machine (a checkout, a home, a shared notes folder).
 MACHINE = re.compile(
     r"(?<![\w.:/-])(?:/(?:work|home|root|Users|mnt)/[^\s`'\")]*|\.\./shared\b[^\s`'\")]*)"

@@ -23,8 +23,8 @@ def test_sample_with_the_default_countries_sends_to_the_us_only() -> None:
     """Without countries=, the sample's Spanish, German, Indian and British rows are held."""
     frame = load_recipients(SAMPLE / "recipients.xlsx", default_region="US")
     assert repr(load_summary(frame)) == (
-        "<LoadSummary 64 rows: 26 valid, 31 country-not-allowed, 5 invalid-phone, 1 duplicate, "
-        "1 missing-phone; 4 repaired; 1 empty row dropped>"
+        "<LoadSummary 64 rows: 27 valid, 31 country-not-allowed, 5 invalid-phone, "
+        "1 missing-phone; 1 repeated number; 4 repaired; 1 empty row dropped>"
     )
     assert frame.loc[3, "problems"] == (
         Problem(3, "Phone", '"+34 612 34 56 01" (+34612345601) is a number in ES, and only '

@@ -189,8 +189,9 @@ def test_template_error_shows_beside_the_message(composer: Composer) -> None:
     """An unknown filter empties the phone and puts the error under the message."""
     composer.message_panel.editor.value = "{{ first_name | shout }}"
     assert texts(composer.message_panel.error.value, ".ck-error") == [
-        "the message uses the filter “shout” on line 1, column 17, which does not exist: use "
-        "one of Jinja's filters (upper, title, default, …) or date"]
+        'The message uses the filter "shout" (line 1, column 17), which does not exist. The '
+        "filters are listed at https://jinja.palletsprojects.com/en/stable/templates/"
+        '#list-of-builtin-filters, with campaignkit\'s "date".']
     assert texts(composer.preview_panel.phone.value, ".ck-bubble") == []
     assert composer.preview_panel.totals.value == ""
     assert composer.send_panel.dry_run_button.disabled is True

@@ -14,7 +14,7 @@ Two stages, each on *unique* values only:
    (RE2 over Arrow strings) and sends everything else to phonenumbers. It accepts a key
    only where phonenumbers' parse provably takes the same route, so its output equals
    phonenumbers' (a Hypothesis property test checks this). phonenumbers costs about 47 µs
-   a number (``/work/shared/notes/performance.md`` §4), the fast path well under 1 µs.
+   a number (docs/performance.md#phones), the fast path well under 1 µs.
 
 3. **Decide** (`_decide`, one function for both paths): the destination countries. A valid
    number outside ``countries`` is a ``country-not-allowed`` problem. A ``+`` is added to

@@ -65,6 +65,10 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
 
 def template_error(error: BaseException, text: str) -> str:
     """A template error in plain words, with the line and column where it is."""
+    from .._errors import TemplateError
+
+    if isinstance(error, TemplateError):  # render's own sentence already says what and where
+        return plain(str(error))
     message = str(error).strip().splitlines()[0] if str(error).strip() else "cannot be read"
     name = re.search(r"No (filter|test) named '([^']+)'", message)
     if name:
