@@ -9,6 +9,7 @@ channels with the same constructors) follow one rule. Plain http to another host
 from __future__ import annotations
 
 import io
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -305,3 +306,17 @@ def test_any_base_url_is_accepted_only_where_the_key_travels_safely(url: str,
     parsed = httpx.URL(channel.base_url)
     assert parsed.scheme == "https" or (parsed.scheme == "http" and (
         opt_in or is_loopback(parsed.host)))
+
+
+def test_httpx_request_log_lines_never_show_a_password_in_base_url(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """httpx logs "HTTP Request: POST <url>" at INFO: the url's userinfo shows as [redacted]."""
+    channel = make("sociocs", "http://ann:Ck9Pass-word77@127.0.0.1:9")
+    with caplog.at_level(logging.DEBUG):
+        send(_rendered(), channel, campaign="logged", live=True, progress=False,
+             pacing=fast(), transport=Sandbox().transport(), ledger=tmp_path / "ledger.db",
+             guardrails=Guardrails(quiet_hours=None))
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert lines == ['HTTP Request: POST http://[redacted]@127.0.0.1:9/message "HTTP/1.1 200 OK"'
+                     ] * 2
+    assert_no_secret(lines, "ann:Ck9Pass-word77")
