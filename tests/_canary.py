@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import strategies as st
 
 from campaignkit import Bird, Sociocs, TextUs
 from campaignkit.channels import Channel
@@ -49,6 +50,7 @@ __all__ = [
     "assert_no_secret",
     "assert_no_secret_in_files",
     "exception_texts",
+    "keys",
     "log_texts",
     "make_channel",
     "secret_forms",
@@ -212,15 +214,18 @@ def file_texts(path: Path) -> Iterator[tuple[str, str]]:
         yield str(path) + " (latin-1)", data.decode("latin-1")
 
 
-def assert_no_secret_in_files(folder: Path, *secrets: str) -> list[str]:
+def assert_no_secret_in_files(folder: Path, *secrets: str,
+                              inputs: Iterable[Path] = ()) -> list[str]:
     """Fail if any file under ``folder`` holds a secret; return the files looked at.
 
     A SQLite file's WAL is read raw too (a committed secret can sit there before a
     checkpoint), but only for secrets of 8 characters or more: binary pages hold short
-    tokens by chance.
+    tokens by chance. ``inputs`` are left out (a campaign file that holds a key on purpose).
     """
     seen = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    skipped = {Path(p).resolve() for p in inputs}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()
+                       and p.resolve() not in skipped):
         seen.append(path.name)
         for name, text in file_texts(path):
             assert_no_secret(text, *secrets, where=name)
@@ -257,3 +262,16 @@ def log_texts(records: Iterable[logging.LogRecord]) -> list[str]:
         if record.exc_info:
             texts.append(formatter.formatException(record.exc_info))
     return texts
+
+
+def keys(provider_secret: str) -> st.SearchStrategy[str]:
+    """A key as an environment variable can hold it: every fixed shape of ``provider_secret``
+    (a `KeyShape` field, e.g. ``"textus_token"``) but the very short ones, whose tokens
+    random text can hold by chance, or a distinctive prefix and any characters after it."""
+    fixed = [getattr(shape, provider_secret) for shape in KEY_SHAPES
+             if shape.name != "very-short" and "\x00" not in getattr(shape, provider_secret)]
+    tail = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+                   min_size=1, max_size=24)
+    drawn = st.tuples(st.sampled_from(["Ck9Fuzz", "twlo_1617Fz9", "Ck9Id:Ck9Secret"]), tail,
+                      st.sampled_from(["", "\n", "\r\n", " "])).map("".join)
+    return st.one_of(st.sampled_from(fixed), drawn)

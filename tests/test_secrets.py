@@ -415,10 +415,14 @@ def test_canary_never_shows_in_a_real_cli_run(provider: str, tmp_path: Path) -> 
     done = subprocess.run([CAMPAIGNKIT, "send", str(path)], cwd=tmp_path, text=True,
                           capture_output=True, timeout=120, check=False,
                           env={**os.environ, "PYTHONUTF8": "1", **env})
-    field = {"sociocs": "Sociocs api_key", "textus": "TextUs token",
-             "bird": "Bird access_key"}[provider]
+    field, option, variable = {
+        "sociocs": ("Sociocs api_key", "api_key", "CANARY_API_KEY"),
+        "textus": ("TextUs token", "token", "CANARY_TOKEN"),
+        "bird": ("Bird access_key", "access_key", "CANARY_BIRD_KEY")}[provider]
     assert (done.returncode, done.stdout, done.stderr) == (2, "", (
-        f"error: {field} has whitespace or a line break before or after it (often copied along "
-        "with the key): remove it and give the key exactly as shown\n"
+        f"error: {path}: [channel] {field} has whitespace or a line break before or after it "
+        "(often copied along with the key): remove it and give the key exactly as shown; it is "
+        f"the value of the environment variable {variable} ([channel] {option}_env): correct "
+        "it there\n"
     ))
     assert_no_secret([done.stdout, done.stderr], *shape.secrets(provider))

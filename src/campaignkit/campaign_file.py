@@ -17,6 +17,8 @@
     provider = "twlo"
     api_key_env = "SOCIOCS_API_KEY"  # secrets only ever from named environment variables
     channel_key_env = "SOCIOCS_CHANNEL_KEY"
+    # base_url = "https://..."       https, or http to this machine (the sandbox);
+    # allow_insecure = true          accepts plain http to another host, and says so
 
     [send]
     campaign = "spring-reminders"
@@ -39,16 +41,19 @@ taken as written). Where the ledger lives is never the file's choice: see `locat
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import stat
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ._errors import ChannelError, DataError
 from .channels import Bird, Channel, Sociocs, TextUs
@@ -62,6 +67,8 @@ _CHANNELS: dict[str, type[Channel]] = {"sociocs": Sociocs, "textus": TextUs, "bi
 _SECRETS = {"api_key": "SOCIOCS_API_KEY", "channel_key": "SOCIOCS_CHANNEL_KEY",
             "token": "TEXTUS_TOKEN", "access_key": "BIRD_ACCESS_KEY", "password": None,
             "secret": None}
+#: folders of the operating system's virtual files, never read or written for a campaign
+_SYSTEM = tuple(Path(p) for p in ("/proc", "/sys", "/dev") if os.name == "posix")
 #: the largest text file a message is read from (an SMS is at most 1,600 characters)
 TEXT_FILE_LIMIT = 64 * 1024
 
@@ -207,6 +214,9 @@ class Campaign:
         options: dict[str, Any] = {}
         for name in ("countries", "header_row"):
             if getattr(r, name) is not None:
+                if name not in inspect.signature(load_recipients).parameters:
+                    raise DataError(f"{self.path}: [recipients] {name} is not supported by "
+                                    "this version of campaignkit; remove the line")
                 options[name] = getattr(r, name)
         return load_recipients(
             self.resolve(r.path, "[recipients] path"),
@@ -233,6 +243,7 @@ class Campaign:
                 f"{self.path}: [channel] {name} is written in the file; a secret must never "
                 f'be: write {name}_env = "{variable}" instead and export {variable}=... '
                 "before running")
+        variables: dict[str, str] = {}
         for name in [n for n in options if n.endswith("_env")]:
             variable = str(options.pop(name))
             if variable not in env or not env[variable]:
@@ -241,10 +252,48 @@ class Campaign:
                     f"{variable}, which is not set; export {variable}=... and run again"
                 )
             options[name.removesuffix("_env")] = env[variable]
+            variables[name.removesuffix("_env")] = variable
+        cls = _CHANNELS[kind]
+        checked = _checked_options(self.path, cls, options)
         try:
-            return _CHANNELS[kind](**options)
-        except TypeError as exc:
-            raise ChannelError(f"{self.path}: [channel] {exc}; check the option names") from None
+            return cls(**checked)
+        except ChannelError as exc:
+            # A key from the environment that cannot be right: say which variable holds it.
+            culprit = next((n for n in variables if re.search(rf"\b{n}\b", str(exc))), None)
+            where = ("" if culprit is None else
+                     f"; it is the value of the environment variable {variables[culprit]} "
+                     f"([channel] {culprit}_env): correct it there")
+            raise ChannelError(f"{self.path}: [channel] {exc}{where}") from None
+
+
+def _checked_options(path: Path, cls: type[Channel], options: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The ``[channel]`` options as ``cls`` takes them (a table becomes a `ContactSaving`);
+    an option ``cls`` does not have, or a value of the wrong type, is a `ChannelError`."""
+    checked = {}
+    hints = typing.get_type_hints(cls.__init__)
+    hints.pop("return", None)
+    parameters = inspect.signature(cls.__init__).parameters
+    for name in hints:
+        if parameters[name].default is inspect.Parameter.empty and name not in options:
+            line = f'{name}_env = "{_SECRETS[name]}"' if _SECRETS.get(name) else f"{name} = ..."
+            raise ChannelError(f"{path}: [channel] {cls.__name__} needs {name}: add the line "
+                               f"{line}")
+    config = ConfigDict(arbitrary_types_allowed=True)
+    for name, value in options.items():
+        if name not in hints or name == "now":  # now: a test's clock, never a file's
+            known = ", ".join(sorted(n for n in hints if n != "now"))
+            raise ChannelError(f"{path}: [channel] {name} is not an option of {cls.__name__}; "
+                               f"its options are {known} (a secret as NAME_env)")
+        # A choice among strings is the channel's to explain (it names each choice).
+        hint = str if typing.get_origin(hints[name]) is Literal else hints[name]
+        try:
+            checked[name] = TypeAdapter(hint, config=config).validate_python(value, strict=True)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            raise ChannelError(f"{path}: [channel] {name}: {message[0].lower()}{message[1:]} "
+                               f"(the file gives {type(value).__name__})") from None
+    return checked
 
 
 def load_campaign(path: str | os.PathLike[str]) -> Campaign:
@@ -284,11 +333,22 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
 
 def _inside(path: Path, relative: str, what: str) -> Path:
     """``relative`` from the campaign file's folder, refused when it climbs out of it."""
-    candidate = Path(relative).expanduser()
-    if candidate.is_absolute():
-        return candidate
+    if not relative or "\x00" in relative:
+        raise DataError(f"{path}: {what} = {relative!r} is not a file name; give the file's "
+                        "name, e.g. next to campaign.toml")
+    try:
+        candidate = Path(relative).expanduser()
+    except RuntimeError:  # "~someone/..." where there is no such user
+        raise DataError(f'{path}: {what} = "{relative}" names the home folder of a user this '
+                        "machine does not have; write the path without ~") from None
     folder = path.parent.resolve()
     target = (folder / candidate).resolve()
+    # The kernel's own files (/proc/self/environ holds the keys) are nobody's campaign.
+    if any(target == system or system in target.parents for system in _SYSTEM):
+        raise DataError(f'{path}: {what} = "{relative}" is a file of the operating system '
+                        "(under /proc, /sys or /dev), not of a campaign; name a file of yours")
+    if candidate.is_absolute():
+        return candidate
     if target != folder and folder not in target.parents:
         raise DataError(
             f'{path}: {what} = "{relative}" leads outside the campaign\'s folder {folder}; '
@@ -298,8 +358,13 @@ def _inside(path: Path, relative: str, what: str) -> Path:
 
 def _read_text(target: Path) -> str:
     try:
-        if target.stat().st_size > TEXT_FILE_LIMIT:
-            raise DataError(f"{target} is {target.stat().st_size:,} bytes: a message file holds "
+        found = target.stat()
+        if stat.S_ISDIR(found.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(found.st_mode):  # a pipe or a device could block or never end
+            raise DataError(f"{target} is not a regular file; check [message] text_file")
+        if found.st_size > TEXT_FILE_LIMIT:
+            raise DataError(f"{target} is {found.st_size:,} bytes: a message file holds "
                             f"at most {TEXT_FILE_LIMIT // 1024} KB of text")
         return target.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -309,3 +374,6 @@ def _read_text(target: Path) -> str:
                         "text_file") from None
     except UnicodeDecodeError:
         raise DataError(f"{target} is not UTF-8 text; save the message as UTF-8") from None
+    except OSError as exc:  # a file in the way of a folder, no permission, a device
+        raise DataError(f"{target} cannot be read as a message file ({exc.strerror or exc}); "
+                        "check [message] text_file") from None

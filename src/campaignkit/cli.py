@@ -24,6 +24,7 @@ import pandas as pd
 from ._errors import CampaignError, DataError, SendError
 from .campaign_file import Campaign, load_campaign
 from .channels import Channel, Sociocs
+from .channels._secrets import insecure_warning
 from .guardrails import Guardrails
 from .ledger import Ledger, locate_ledger, sandbox_ledger_path
 from .message import Message
@@ -171,6 +172,9 @@ def _run(
         _check_ledger_knows(results_path, campaign, path, is_sandbox(channel))
         _say(f"ledger: {path} (every message of every campaign; back it up with "
              "campaignkit ledger backup)")
+        insecure = insecure_warning(channel.base_url)
+        if insecure is not None:
+            _say(f"warning: {insecure}")
         sending = plan(rendered, channel, campaign=campaign, ledger=ledger,
                        guardrails=guardrails, rate=pacing.rate, limit=limit, key=key)
         if sending.refused is None and sending.messages:
@@ -602,7 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except CampaignError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # One line whatever a message quotes (a TOML key or a path may hold a line break).
+        shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(exc))
+        print(f"error: {shown}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: every row's state is in the ledger; run the same command "

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import math
 import os
@@ -56,6 +57,7 @@ from ._errors import CampaignError, CampaignPaused, SendError
 from ._loop import run_blocking
 from ._pacer import Pacer, VirtualClock
 from .channels._base import Channel
+from .channels._secrets import insecure_warning
 from .decisions import Decisions, content_digest, decide, row_keys
 from .guardrails import Guardrails
 from .guardrails._quiet import check_now
@@ -149,6 +151,14 @@ class _Books:
                 opened.close()
 
 
+#: The flag `send` raises on SIGTERM/SIGHUP. Inside a running loop (Jupyter) the run goes on
+#: campaignkit's loop thread, where no handler can be installed: `send` installs them on the
+#: caller's (main) thread and hands the flag over in the context, which asyncio copies into
+#: the task it runs there.
+_SIGNALLED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "campaignkit_signalled", default=None)
+
+
 @contextlib.contextmanager
 def _stop_on_signals(flag: threading.Event) -> Iterator[None]:
     """SIGTERM and SIGHUP (a kernel restart, ``docker stop``) stop the run like Stop does.
@@ -190,6 +200,19 @@ def _check(campaign: object, limit: object, bulk: object, resend: object) -> Non
                         'resend=["+16175550101"]')
 
 
+def _check_types(frame: object, channel: object, pacing: object, retry: object,
+                 guardrails: object) -> None:
+    for name, value, kind, example in (
+            ("frame", frame, pd.DataFrame, "a DataFrame, the one render(...) returns"),
+            ("channel", channel, Channel, "a channel: Sociocs(...), TextUs(...) or Bird(...)"),
+            ("pacing", pacing, Pacing, "a Pacing, e.g. Pacing(rate=5), or None"),
+            ("retry", retry, Retry, "a Retry, e.g. Retry(attempts=3), or None"),
+            ("guardrails", guardrails, Guardrails,
+             "a Guardrails, e.g. Guardrails(quiet_hours=None), or None")):
+        if not (isinstance(value, kind) or (value is None and name not in ("frame", "channel"))):
+            raise SendError(f"{name}= takes {example}, not {type(value).__name__}")
+
+
 # -- the public functions -------------------------------------------------------------------
 
 async def send_async(
@@ -214,6 +237,7 @@ async def send_async(
 ) -> pd.DataFrame:
     """`send` for ``await`` in a notebook or an async program (same arguments, same result)."""
     _check(campaign, limit, bulk, resend)
+    _check_types(frame, channel, pacing, retry, guardrails)
     if journal is not None:
         warnings.warn("send(journal=...) is deprecated: campaignkit keeps one ledger per user "
                       "(docs/reliability.md#the-ledger); pass ledger= to choose another file",
@@ -225,11 +249,14 @@ async def send_async(
     retry = retry or Retry()
     guard = Guardrails() if guardrails is None else guardrails
     moment = check_now(now)
-    signalled = threading.Event()
+    signalled = _SIGNALLED.get() or threading.Event()
 
     def stopped() -> bool:
         return signalled.is_set() or (stop is not None and stop.is_set())
 
+    insecure = insecure_warning(channel.base_url) if live else None
+    if insecure is not None:
+        print(f"warning: {insecure}", file=sys.stderr, flush=True)
     books = _Books(channel, campaign, live=live, ledger=ledger)
     try:
         decisions = decide(frame, channel, campaign=campaign,
@@ -571,9 +598,16 @@ def send(
     >>> results["status"].value_counts().to_dict()  # doctest: +SKIP
     {'dry-run': 58, 'skipped': 6}
     """
-    return run_blocking(lambda: send_async(
-        frame, channel, campaign=campaign, live=live, ledger=ledger, key=key, limit=limit,
-        guardrails=guardrails, resend=resend, bulk=bulk, pacing=pacing, retry=retry,
-        now=now, stop=stop, progress=progress, transport=transport, journal=journal,
-    ))
+    signalled = threading.Event()
+    token = _SIGNALLED.set(signalled)
+    try:
+        with _stop_on_signals(signalled):
+            return run_blocking(lambda: send_async(
+                frame, channel, campaign=campaign, live=live, ledger=ledger, key=key,
+                limit=limit, guardrails=guardrails, resend=resend, bulk=bulk, pacing=pacing,
+                retry=retry, now=now, stop=stop, progress=progress, transport=transport,
+                journal=journal,
+            ))
+    finally:
+        _SIGNALLED.reset(token)
 

@@ -33,7 +33,7 @@ import httpx
 from .._errors import ChannelError, LookupInconclusive
 from ..message import Media, Template
 from ..problems import Problem
-from ._secrets import REDACTED, Redactor, public_url
+from ._secrets import REDACTED, Redactor, check_base_url, is_loopback, public_url
 
 __all__ = ["REDACTED", "Channel", "LookupInconclusive", "RateLimit", "Receipt", "Row"]
 
@@ -98,7 +98,22 @@ class Channel(ABC):
     default_rate: ClassVar[float] = 5.0
     default_concurrency: ClassVar[int] = 4
 
-    base_url: str
+    #: whether a plain-http ``base_url`` to a host other than this machine is accepted
+    allow_insecure: bool = False
+
+    @property
+    def base_url(self) -> str:
+        """Where the API is: https, or plain http to loopback (the sandbox).
+
+        Plain http to any other host needs ``allow_insecure=True`` (the key would travel
+        unencrypted); setting it checks it again.
+        """
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self._base_url = check_base_url(value, owner=type(self).__name__,
+                                        allow_insecure=self.allow_insecure)
 
     @property
     @abstractmethod
@@ -163,8 +178,7 @@ class Channel(ABC):
     @property
     def on_loopback(self) -> bool:
         """Whether ``base_url`` is on this machine (the sandbox served on loopback)."""
-        host = httpx.URL(self.base_url).host
-        return host in ("localhost", "::1") or host.startswith("127.")
+        return is_loopback(httpx.URL(self.base_url).host)
 
     def redact(self, text: str) -> str:
         """``text`` with every form of every secret of this channel replaced by ``[redacted]``.

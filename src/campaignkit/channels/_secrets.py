@@ -1,5 +1,9 @@
 """Secrets: checked once when a channel is made, and redacted in every form they can take.
 
+Where a key goes is checked too: a ``base_url`` is https, or plain http to this machine
+(loopback: the sandbox); plain http to any other host sends the key unencrypted, so it
+needs ``allow_insecure=True``, and a live send then prints a warning (`check_base_url`).
+
 A key is refused at construction when it cannot be right: empty, whitespace or a line break
 around it (the usual copy-and-paste accident), a control or invisible character inside, or,
 for a key sent in an HTTP header, a character a header cannot carry. The error names the
@@ -21,13 +25,16 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import ipaddress
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+import httpx
 from pydantic import SecretStr
 
 from .._errors import ChannelError
@@ -35,7 +42,10 @@ from .._errors import ChannelError
 __all__ = [
     "REDACTED",
     "Redactor",
+    "check_base_url",
     "check_secret",
+    "insecure_warning",
+    "is_loopback",
     "public_url",
     "redact",
     "secret_forms",
@@ -202,6 +212,94 @@ def public_url(url: str) -> str:
     if "@" not in netloc:
         return url
     return f"{scheme}://{REDACTED}@{netloc.rpartition('@')[2]}{rest[end:]}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost``, 127.0.0.0/8 or ``::1``.
+
+    >>> [is_loopback(h) for h in ("localhost", "127.8.0.1", "::1", "127.0.0.1.example.com")]
+    [True, True, True, False]
+    """
+    host = host.strip("[]").lower().removesuffix(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: object, *, owner: str, allow_insecure: object) -> str:
+    """``value`` without a trailing ``/`` once it is a safe place to send a key to.
+
+    https anywhere, plain http only to loopback (the sandbox) unless ``allow_insecure``:
+    anything else is a `ChannelError` naming the fix. Userinfo never shows in the message.
+
+    >>> check_base_url("https://api.sociocs.com/", owner="Sociocs", allow_insecure=False)
+    'https://api.sociocs.com'
+    >>> check_base_url("http://10.0.0.5:8000", owner="Sociocs", allow_insecure=False)
+    Traceback (most recent call last):
+    ...
+    campaignkit._errors.ChannelError: Sociocs base_url "http://10.0.0.5:8000" is plain http \
+to 10.0.0.5, so the key would travel unencrypted: use an https:// address, or pass \
+allow_insecure=True (allow_insecure = true under [channel] in campaign.toml) to accept that
+    """
+    if not isinstance(allow_insecure, bool):
+        raise ChannelError(f"{owner} allow_insecure must be True or False, not "
+                           f"{allow_insecure!r}")
+    if not isinstance(value, str):
+        raise ChannelError(f'{owner} base_url must be text such as "https://api.example.com", '
+                           f"not {type(value).__name__}")
+    shown = public_url(value.strip())
+    if "@" in shown and REDACTED not in shown:  # userinfo without a scheme: "ann:pw@host"
+        shown = f"{REDACTED}@{shown.rpartition('@')[2]}"
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in shown)  # one line
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host or value != value.strip():
+        raise ChannelError(f'{owner} base_url "{shown}" is not an http(s) address: give one '
+                           'like "https://api.example.com", or the sandbox\'s '
+                           '"http://127.0.0.1:8000"')
+    if url.scheme == "http" and not allow_insecure and not is_loopback(url.host):
+        raise ChannelError(
+            f'{owner} base_url "{shown}" is plain http to {url.host}, so the key would travel '
+            "unencrypted: use an https:// address, or pass allow_insecure=True "
+            "(allow_insecure = true under [channel] in campaign.toml) to accept that")
+    return value.rstrip("/")
+
+
+def insecure_warning(base_url: str) -> str | None:
+    """The warning a live send prints when its key travels unencrypted; None when it does not.
+
+    >>> insecure_warning("http://10.0.0.5:8000")
+    'sending to http://10.0.0.5:8000 over plain http (allow_insecure=True): the key travels \
+unencrypted, readable by anyone on the network path to 10.0.0.5'
+    >>> insecure_warning("https://api.sociocs.com") is None
+    True
+    """
+    url = httpx.URL(base_url)
+    if url.scheme != "http" or is_loopback(url.host):
+        return None
+    return (f"sending to {public_url(base_url)} over plain http (allow_insecure=True): the key "
+            f"travels unencrypted, readable by anyone on the network path to {url.host}")
+
+
+class _UserinfoFilter(logging.Filter):
+    """httpx logs each request's URL as given (``HTTP Request: POST https://user:pass@...``):
+    the userinfo of a ``base_url`` is shown as ``[redacted]`` there too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, httpx.URL) and a.userinfo
+                                           for a in args):
+            record.args = tuple(public_url(str(a)) if isinstance(a, httpx.URL) else a
+                                for a in args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_UserinfoFilter())
 
 
 class Redactor:

@@ -166,7 +166,8 @@ class Bird(Channel):
     access_key
         A Bird access key allowed to create messages, sent as ``Authorization: AccessKey``.
     base_url
-        Where the API is; point it at the sandbox for a dry run.
+        Where the API is: https, or plain http to this machine (the sandbox on
+        loopback); point it at the sandbox for a dry run.
     tags
         Up to 10 tags of 1-50 letters, digits, ``-``, ``_`` or spaces (Bird lower-cases them).
     validity
@@ -176,6 +177,9 @@ class Bird(Channel):
         written. A value that breaks either rule is a problem on every row.
     now
         The clock for the 35-day rule (``datetime.now(UTC)`` unless a test gives its own).
+    allow_insecure
+        Accept a plain-http ``base_url`` to another host: the key then travels
+        unencrypted, and a live send prints a warning saying so.
 
     A row with only images becomes an ``image`` body (up to 10); with any other file a
     ``file`` body, where each file needs a content type (its own, else its extension's).
@@ -211,6 +215,7 @@ class Bird(Channel):
         validity: int | None = None,
         scheduled_for: str | datetime | None = None,
         now: Callable[[], datetime] | None = None,
+        allow_insecure: bool = False,
     ) -> None:
         self.workspace_id = _uuid(workspace_id, "workspace_id")
         self.channel_id = _uuid(channel_id, "channel_id")
@@ -234,7 +239,8 @@ class Bird(Channel):
         if validity is not None and (isinstance(validity, bool) or validity < 0):
             raise ChannelError(f"Bird validity {validity!r} must be a whole number of seconds >= 0")
         self.validity = validity
-        self.base_url = base_url.rstrip("/")
+        self.allow_insecure = allow_insecure
+        self.base_url = base_url  # checked: https, or http to loopback (see allow_insecure)
         self.scheduled_for = scheduled_for
         self._now = now or (lambda: datetime.now(UTC))
         self._schedule: tuple[str, datetime] | None = None

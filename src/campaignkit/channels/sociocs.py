@@ -228,7 +228,8 @@ class Sociocs(Channel):
         WhatsApp: text, or a template with ``MEDIA_URL``/``Header``/``Body``/``Buttons``).
         Required: which network a campaign goes out on is never a default.
     base_url
-        Where the API is; point it at the sandbox for a dry run.
+        Where the API is: https, or plain http to this machine (the sandbox on
+        loopback); point it at the sandbox for a dry run.
     name_column
         The column holding the recipient's name. ``None`` finds it: a column named like
         ``name`` or ``full name``, else first and last name columns joined by a space,
@@ -243,6 +244,9 @@ class Sociocs(Channel):
     duplicates_allowed
         Bulk only: send again to a number that appears twice (Sociocs's default, sent only
         when ``True``, is once per number).
+    allow_insecure
+        Accept a plain-http ``base_url`` to another host: the key then travels
+        unencrypted, and a live send prints a warning saying so.
 
     >>> channel = Sociocs("key:secret", "twlo_16175550000", "twlo")
     >>> row = {"to": "+16175551212", "name": "Ada", "text": "Hi Ada", "media": (),
@@ -270,6 +274,7 @@ class Sociocs(Channel):
         schedule: str | datetime | None = None,
         user_id: str | None = None,
         duplicates_allowed: bool = False,
+        allow_insecure: bool = False,
     ) -> None:
         if provider not in get_args(SociocsProvider):
             raise ChannelError(
@@ -287,7 +292,8 @@ class Sociocs(Channel):
         )
         _check_channel_key(self._channel_key.get_secret_value(), provider)
         self.sociocs_provider: SociocsProvider = provider
-        self.base_url = base_url.rstrip("/")
+        self.allow_insecure = allow_insecure
+        self.base_url = base_url  # checked: https, or http to loopback (see allow_insecure)
         self.name_column = name_column
         self.contact_saving = contact_saving
         self._field_keys = contact_saving.field_keys() if contact_saving else {}

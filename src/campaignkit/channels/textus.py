@@ -122,9 +122,13 @@ class TextUs(Channel):
         ``"sms"`` or ``"whatsapp"`` (text within the 24-hour window, or an approved
         template). Required: which network a campaign goes out on is never a default.
     base_url
-        Where the API is; point it at the sandbox for a dry run.
+        Where the API is: https, or plain http to this machine (the sandbox on
+        loopback); point it at the sandbox for a dry run.
     saved_reply
         A saved reply to send from, as its IRI (``"/saved_replies/QxvonQv"``).
+    allow_insecure
+        Accept a plain-http ``base_url`` to another host: the key then travels
+        unencrypted, and a live send prints a warning saying so.
 
     A row may carry one attachment of a listed type (seed 003: "You can only send one
     attachment per request"); its size limit (under 525 KB) cannot be checked without
@@ -151,6 +155,7 @@ class TextUs(Channel):
         *,
         base_url: str = "https://next.textus.com",
         saved_reply: str | None = None,
+        allow_insecure: bool = False,
     ) -> None:
         if channel not in get_args(TextUsChannel):
             raise ChannelError(
@@ -172,7 +177,8 @@ class TextUs(Channel):
             )
         self.account = account.strip()
         self.channel: TextUsChannel = channel
-        self.base_url = base_url.rstrip("/")
+        self.allow_insecure = allow_insecure
+        self.base_url = base_url  # checked: https, or http to loopback (see allow_insecure)
         self.saved_reply = saved_reply
 
     @property
