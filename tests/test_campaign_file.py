@@ -208,6 +208,15 @@ def test_a_suppression_list_outside_the_folder_is_refused(tmp_path: Path) -> Non
         f'{path}: [guardrails] suppression = "../x.csv" leads outside the campaign\'s folder ')
 
 
+@pytest.mark.parametrize(("extra", "expected"), [("", True),
+                                                   ("provider_opt_outs = false\n", False)])
+def test_asking_the_provider_for_opt_outs_is_on_unless_turned_off(
+        extra: str, expected: bool, tmp_path: Path) -> None:
+    """[guardrails] provider_opt_outs = false turns off the lookup before a live send."""
+    path = write_campaign(tmp_path / "c", extra=extra)
+    assert load_campaign(path).guardrails().provider_opt_outs is expected
+
+
 def test_a_symbolic_link_in_the_folder_pointing_out_is_refused(tmp_path: Path) -> None:
     """message.txt -> /elsewhere/secret: the link is followed before the check, not after."""
     (tmp_path / "secret.txt").write_text("the server's password", encoding="utf-8")

@@ -77,7 +77,7 @@ def _statuses(path: Path) -> dict[str, int]:
 
 
 def confirmation(base_url: str) -> str:
-    host = base_url.removeprefix("http://").rpartition(":")[0]
+    host = base_url.removeprefix("http://").rstrip("/")
     return (f"LIVE: Send 3 messages (3 segments, about $0.02) to 3 recipients via {host}; "
             "1 suppressed; finishes in about 1 s at 100/s")
 
@@ -147,7 +147,8 @@ def test_yes_sends_without_asking(tmp_path: Path, served: tuple[Sandbox, str]) -
 
 
 def test_a_run_halted_by_the_provider_still_writes_its_results(tmp_path: Path) -> None:
-    """A 401 halts after the first request: results.xlsx holds failed, waiting, suppressed."""
+    """A 401 to the opt-out lookup halts the run before any send: results.xlsx holds every
+    row as waiting or suppressed."""
     box = Sandbox(seed=5, credentials=SandboxCredentials(sociocs_api_keys=["kid:another-key"]))
     with box, serve(box) as base_url:
         done = subprocess.run([CAMPAIGNKIT, "send", str(campaign(tmp_path, base_url)),
@@ -156,8 +157,9 @@ def test_a_run_halted_by_the_provider_still_writes_its_results(tmp_path: Path) -
                               timeout=120, check=False)
         accepted = len(box.accepted())
     assert (done.returncode, accepted) == (2, 0)
-    assert done.stderr.splitlines()[-1].startswith(
-        "error: sociocs:twlo refused the credentials (HTTP 401: ")
+    assert done.stderr.splitlines()[-1] == (
+        "error: sociocs:twlo refused the credentials (HTTP 401) when asked for its opt-out "
+        "list, before any message was sent. Check the API key, then run the same campaign again")
     assert "Traceback" not in done.stderr
     assert f"results written to {tmp_path / 'results.xlsx'}" in done.stdout.splitlines()
-    assert _statuses(tmp_path / "results.xlsx") == {"failed": 1, "waiting": 2, "suppressed": 1}
+    assert _statuses(tmp_path / "results.xlsx") == {"waiting": 3, "suppressed": 1}

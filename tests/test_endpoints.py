@@ -171,7 +171,7 @@ def test_a_live_send_over_plain_http_prints_one_warning_line(
     channel = make("textus", url, allow_insecure=True)
     results = send(_rendered(), channel, campaign="warned", live=live, progress=False,
                    pacing=fast(), transport=Sandbox().transport(),
-                   guardrails=Guardrails(quiet_hours=None))
+                   guardrails=Guardrails(quiet_hours=None, provider_opt_outs=False))
     assert results["status"].tolist() == ["sent" if live else "dry-run"] * 2
     assert capsys.readouterr() == ("", expected)
 
@@ -267,9 +267,10 @@ def test_a_listener_on_the_network_never_sees_the_key_without_the_opt_in(
             "allow_insecure=True (allow_insecure = true under [channel] in campaign.toml) to "
             "accept that\n")
         assert warning not in out.getvalue()
-    else:  # the listener answers 401: the run halts after the first request
+    else:  # the listener answers 401 to the opt-out lookup: the run halts before any send
         assert code == 2
         assert len(listener.heads) == 1
+        assert listener.heads[0].startswith(b"GET /acme/opt_outs?")
         assert f"Authorization: Bearer {token}\r\n".encode() in listener.heads[0]
         assert out.getvalue().splitlines().count(warning) == 1
         assert err.getvalue().splitlines()[0] == warning
@@ -315,7 +316,7 @@ def test_httpx_request_log_lines_never_show_a_password_in_base_url(
     with caplog.at_level(logging.DEBUG):
         send(_rendered(), channel, campaign="logged", live=True, progress=False,
              pacing=fast(), transport=Sandbox().transport(), ledger=tmp_path / "ledger.db",
-             guardrails=Guardrails(quiet_hours=None))
+             guardrails=Guardrails(quiet_hours=None, provider_opt_outs=False))
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert lines == ['HTTP Request: POST http://[redacted]@127.0.0.1:9/message "HTTP/1.1 200 OK"'
                      ] * 2

@@ -128,6 +128,7 @@ class _Guardrails(_Section):
     quiet_hours: bool | _QuietHours = True
     suppression: list[str] = []
     budget: _Budget | None = None
+    provider_opt_outs: bool = True
     frequency_cap: _Cap | None = None
 
 
@@ -204,7 +205,7 @@ class Campaign:
             cap = FrequencyCap(options.frequency_cap.max_messages,
                                _period(options.frequency_cap.period, self.path))
         return Guardrails(suppression=suppression, quiet_hours=quiet, budget=budget,
-                          frequency_cap=cap)
+                          frequency_cap=cap, provider_opt_outs=options.provider_opt_outs)
 
     def load(self) -> pd.DataFrame:
         """The recipients frame (`load_recipients` with the file's options)."""

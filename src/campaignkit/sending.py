@@ -53,10 +53,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._engine import DEFAULT_TIMEOUT, Item, Rows, Sender, chunks, parse_retry_after
-from ._errors import CampaignError, CampaignPaused, SendError
+from ._errors import AuthFailed, CampaignError, CampaignPaused, SendError
 from ._loop import run_blocking
 from ._pacer import Pacer, VirtualClock
 from .channels._base import Channel
+from .channels._outcomes import ReadFailed
 from .channels._secrets import insecure_warning
 from .decisions import Decisions, content_digest, decide, row_keys
 from .guardrails import Guardrails
@@ -271,8 +272,13 @@ async def send_async(
         for warning in decisions.warnings:
             logger.warning("%s", warning)
         checked = live and guard.provider_opt_outs and bool(decisions.order)
-        if checked and await _provider_opt_outs(books.book, channel, frame, decisions,
-                                                transport, retry, pacing):
+        try:
+            learned = checked and await _provider_opt_outs(books.book, channel, frame,
+                                                           decisions, transport, retry, pacing)
+        except AuthFailed as exc:
+            exc.results = build_results(frame, decisions, {}, {}, attrs)
+            raise
+        if learned:
             decisions = decide(frame, channel, campaign=campaign,
                                history=books.history(campaign, guard, moment),
                                guardrails=guard, key=key, limit=limit, resend=resend,
@@ -338,6 +344,15 @@ async def _provider_opt_outs(book: Ledger, channel: Channel, frame: pd.DataFrame
             reads = Pacer(rate, clock=pacing.clock, sleep=pacing.sleep)
         found = await blocked_numbers_async(going, channel, transport=transport, rate=reads,
                                             timeout=retry.timeout)
+    except ReadFailed as exc:
+        if exc.http_status == 401:  # the send would be refused the same way: stop before it
+            raise AuthFailed(
+                f"{channel.label} refused the credentials (HTTP 401) when asked for its "
+                "opt-out list, before any message was sent. Check the API key, then run the "
+                "same campaign again") from None
+        logger.warning("the provider's opt-out list could not be read (%s): sending with "
+                       "the ledger's list only", channel.redact(str(exc)))
+        return 0
     except (httpx.HTTPError, CampaignError) as exc:
         logger.warning("the provider's opt-out list could not be read (%s): sending with "
                        "the ledger's list only", channel.redact(str(exc)))

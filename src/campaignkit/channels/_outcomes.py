@@ -114,7 +114,9 @@ def ok_json(response: httpx.Response, what: str, label: str) -> Any:
         return body
     status = response.status_code
     reason = http_reason(response) if body is None else f"HTTP {status}"
-    raise ReadFailed(f"{label}: reading {what} got {reason}; ask again later",
+    advice = ("check the API key and its permissions" if status in (401, 403)
+              else "ask again later")
+    raise ReadFailed(f"{label}: reading {what} got {reason}; {advice}",
                      http_status=status, retry_after=response.headers.get("retry-after"))
 
 
