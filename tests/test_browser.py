@@ -1,7 +1,7 @@
 """The Composer in a real browser: Voila on 127.0.0.1, driven by Playwright in Debian's Chromium.
 
 One Voila server serves the repository (tree mode) for the whole module: the test app
-(tests/browser_app/composer.ipynb: a temporary journal folder, a fixed clock, retries
+(tests/browser_app/composer.ipynb: a temporary ledger, a fixed clock, retries
 without waits) and the shipped notebook. Every step that follows typing waits for an
 element the kernel computes first (a click can overtake the typed value's sync otherwise),
 and every request that is not to 127.0.0.1 is aborted (Voila's CDN font CSS;
@@ -127,9 +127,13 @@ def open_app(browser: Any, voila: tuple[str, Path]) -> Iterator[Callable[..., An
         context.close()
 
 
-def _load(page: Any, sheet: Path, rows: str) -> None:
+def _load(page: Any, sheet: Path, rows: str, countries: str = "") -> None:
     from playwright.sync_api import expect
 
+    if countries:
+        field = page.locator(".ck-countries input")
+        field.fill(countries)
+        field.press("Tab")  # syncs on leaving the field, before the path's Enter loads
     path = page.locator(".ck-path input")
     path.fill(str(sheet))
     path.press("Enter")  # loads (a Load click could overtake the typed path's sync)
@@ -187,7 +191,7 @@ def test_dry_run_of_50k_rows_ends_with_the_right_totals(
     from playwright.sync_api import expect
 
     page = open_app()
-    _load(page, big_sheet, "50,000")
+    _load(page, big_sheet, "50,000", countries="GB")
     _keys(page)
     _type(page, "Hi {{ first_name }}, see you. Reply STOP to opt out",
           "Hi Name0, see you. Reply STOP to opt out")
@@ -214,7 +218,7 @@ def test_stop_shows_results_and_the_confirmation_counts_the_rest(
     from playwright.sync_api import expect
 
     page = open_app()
-    _load(page, big_sheet, "50,000")
+    _load(page, big_sheet, "50,000", countries="GB")
     _keys(page)
     page.locator(".ck-endpoint select").select_option(label="the sandbox on this machine")
     expect(page.locator(".ck-channel")).to_contain_text("→ 127.0.0.1:", timeout=WAIT)
@@ -292,8 +296,9 @@ def test_errors_show_beside_their_fields(open_app: Callable[..., Any]) -> None:
     editor.press_sequentially(" {{ first_name | shout }}")
     message_error = page.locator(".ck-message-error .ck-error")
     expect(message_error).to_have_text(
-        "the message uses the filter “shout” on line 1, column 37, which does not exist: use "
-        "one of Jinja's filters (upper, title, default, …) or date", timeout=WAIT)
+        'The message uses the filter "shout" (line 1, column 37), which does not exist. The '
+        "filters are listed at https://jinja.palletsprojects.com/en/stable/templates/"
+        '#list-of-builtin-filters, with campaignkit\'s "date".', timeout=WAIT)
     expect(page.locator(".ck-preview .ck-bubble")).to_have_count(0)
     expect(page.locator("button.ck-dry-run")).to_be_disabled()
     under = editor.bounding_box()["y"] + editor.bounding_box()["height"]
