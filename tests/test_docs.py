@@ -19,13 +19,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Where citations live. Excluded: this file (its examples are what it flags) and
-#: docs/_citations-todo.md (it quotes the old citations until the files it lists change).
+#: Where citations live. Excluded: this file (its examples are what it flags).
 SCANNED_DIRS = ("src", "tests", "benchmarks", "notebooks", "docs", "scripts", "sample_data",
                 ".ci")
 SCANNED_FILES = ("README.md", "ARCHITECTURE.md", "CONTRIBUTING.md", "Makefile",
                  "pyproject.toml")
-EXCLUDED = {Path("tests/test_docs.py"), Path("docs/_citations-todo.md")}
+EXCLUDED = {Path("tests/test_docs.py")}
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".ipynb", ".cfg", ".ini", ".yml", ".yaml",
                  ".sh", ""}
 SKIPPED_PARTS = {"__pycache__", ".cache", ".ipynb_checkpoints"}

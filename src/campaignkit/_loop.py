@@ -5,8 +5,8 @@ fails and ``nest_asyncio`` is not an option (docs/jupyter.md#sync-and-async-in-n
 The coroutine then runs on one background event-loop thread owned by campaignkit; the
 caller's thread blocks on its result.
 A ``KeyboardInterrupt`` (Ctrl-C, Jupyter's "interrupt kernel") cancels the coroutine and waits
-for its cleanup, so the sender can journal in-flight rows truthfully before the interrupt
-propagates.
+for its cleanup, so the sender can record in-flight rows in the ledger truthfully before the
+interrupt propagates.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = ["run_blocking"]
 
 T = TypeVar("T")
 
-#: How long an interrupted caller waits for the coroutine's cleanup (journal writes).
+#: How long an interrupted caller waits for the coroutine's cleanup (ledger writes).
 CLEANUP_TIMEOUT = 30.0
 
 _lock = threading.Lock()

@@ -70,7 +70,7 @@ class Pacer:
     At most one interval of catch-up: a caller that arrives after its slot takes the next
     free one at once, so a late wake-up does not lower the rate, but a stalled sender never
     bursts to recover. When
-    the event loop itself stalls (a slow disk under the journal's commits), every caller
+    the event loop itself stalls (a slow disk under the ledger's commits), every caller
     already holding a slot wakes late at once; a gate releases callers no closer together than
     ``1 / (CATCH_UP * rate)``, so no one-second window rises more than 2 % above the rate.
     `pause_for` (a ``429`` with ``Retry-After``) holds *every* later slot until the pause ends,

@@ -13,11 +13,12 @@ the first recipient is row 2), and adds:
     a tuple of short repair names per row (see `campaignkit._phones.REPAIRS`, and
     ``"removed-control-characters"``).
 
-Spreadsheets are hostile (CONTRIBUTING.md#spreadsheets-are-hostile): BOMs, header whitespace, title rows above the
-header, numbers stored as floats, lost leading zeros and plus signs, empty rows, hidden rows,
-stray quotes, control characters, files that are not sheets or would not fit in memory. Each
-is handled and reported: per row in ``problems`` / ``repairs``, for the sheet in
-`load_summary`. Opening the file safely is `campaignkit._sheets`' job.
+Spreadsheets are hostile (CONTRIBUTING.md#spreadsheets-are-hostile): BOMs, header
+whitespace, title rows above the header, numbers stored as floats, lost leading zeros and
+plus signs, empty rows, hidden rows, stray quotes, control characters, files that are not
+sheets or would not fit in memory. Each is handled and reported: per row in ``problems`` /
+``repairs``, for the sheet in `load_summary`. Opening the file safely is
+`campaignkit._sheets`' job.
 """
 
 from __future__ import annotations

@@ -380,7 +380,7 @@ def _render(
     out["media"] = _media_column(message, pieces, failed, out.index)
     out["template"] = _template_column(message, pieces, failed, out.index)
     out["problems"] = _extend_problems(out, found)
-    # The send journal refuses the same campaign with another message (CampaignChanged).
+    # The ledger refuses the same campaign with another message (CampaignChanged).
     out.attrs["message"] = message
     out.attrs["template_warnings"] = template_warnings(message)
     return out

@@ -122,7 +122,7 @@ class Channel(ABC):
 
     @abstractmethod
     def fingerprint(self) -> dict[str, Any]:
-        """What identifies where messages go (no secrets): the journal refuses a change."""
+        """What identifies where messages go (no secrets): the ledger refuses a change."""
 
     @abstractmethod
     def secrets(self) -> tuple[str, ...]:
