@@ -78,6 +78,23 @@ def test_load_says_what_it_found_in_plain_words(state: ComposerState) -> None:
     assert (state.campaign, state.row, state.errors["recipients"]) == ("recipients", 2, "")
 
 
+@pytest.mark.parametrize(("countries", "note"), [
+    ("", "3 rows · 1 valid · 2 country-not-allowed · phone column “phone”"),
+    ("US, GB", "3 rows · 2 valid · 1 country-not-allowed · phone column “phone”"),
+    ("any", "3 rows · 3 valid · phone column “phone”"),
+])
+def test_countries_are_the_regions_own_unless_typed(countries: str, note: str,
+                                                    tmp_path: Path) -> None:
+    """A valid British or Australian number is a row problem for a US list until its country
+    is typed in Countries ("any" takes every country)."""
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("phone\n+16175551212\n+447400123456\n+61412345678\n", encoding="utf-8")
+    state = ComposerState(default_region="US", ledger=tmp_path / "ledger.db", clock=lambda: NOON)
+    state.countries = countries
+    assert state.load(str(sheet)) is True
+    assert state.load_note == note
+
+
 def test_load_error_stays_beside_the_sheet(tmp_path: Path) -> None:
     """A missing file is the recipients panel's error, in the library's words."""
     state = ComposerState(ledger=tmp_path / "ledger.db")

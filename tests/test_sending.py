@@ -162,7 +162,7 @@ def test_content_digest_ignores_nothing_the_recipient_sees():
                 content_digest("+447700900001", "Hi!", (), None)}) == 3
 
 
-# -- the journal's promises -----------------------------------------------------------
+# -- the ledger's promises -----------------------------------------------------------
 
 def test_send_twice_sends_nothing_new_and_says_already_sent(tmp_path):
     """A re-run of the same campaign makes 0 requests; each row says when it was sent."""
@@ -392,7 +392,7 @@ def test_stop_event_lets_in_flight_finish_and_leaves_the_rest_waiting(tmp_path):
 
 
 def test_interrupt_leaves_in_flight_rows_unknown_and_the_rest_waiting(tmp_path):
-    """Cancelling mid-request journals that row unknown; a re-run never resends it."""
+    """Cancelling mid-request records that row unknown; a re-run never resends it."""
     entered = asyncio.Event()
 
     async def answer(request: httpx.Request) -> httpx.Response:

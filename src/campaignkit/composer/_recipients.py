@@ -21,7 +21,7 @@ class RecipientsPanel:
     def __init__(self, state: ComposerState) -> None:
         self.state = state
         # Loads on Enter or leaving the field: a click right after typing could reach the
-        # kernel before the typed value.
+        # kernel before the typed value (docs/jupyter.md#a-click-can-overtake-typing).
         self.path = text("Sheet", "ck-path", placeholder="recipients.xlsx or .csv",
                          continuous_update=False)
         self.load_button = css(W.Button(description="Load", icon="upload"), "ck-load")
@@ -31,7 +31,7 @@ class RecipientsPanel:
         self.sheet = css(W.Dropdown(description="Sheet", options=[]), "ck-sheet")
         self.region = text("Region", "ck-region", value=state.region,
                            placeholder="e.g. US, GB", continuous_update=False)
-        self.countries = text("Countries", "ck-countries", placeholder="the region's",
+        self.countries = text("Countries", "ck-countries", placeholder="the region's, or e.g. US, CA, or any",
                               continuous_update=False)
         self.phone_column = text("Phone column", "ck-phone-column", placeholder="auto",
                                  continuous_update=False)

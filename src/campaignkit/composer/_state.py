@@ -302,10 +302,10 @@ class ComposerState:
             text = text.replace(secret, REDACTED)
         return text
 
-    def _countries(self) -> list[str] | None:
-        """The countries typed ("US, GB"), or None for the region's own country."""
+    def _countries(self) -> list[str] | str | None:
+        """The countries typed ("US, GB" or "any"), or None for the region's own country."""
         codes = [c.strip().upper() for c in re.split(r"[\s,;]+", self.countries) if c.strip()]
-        return codes or None
+        return "any" if codes == ["ANY"] else codes or None
 
     def _error(self, panel: str, text: str) -> None:
         self.errors[panel] = self.scrub(plain(text, self.host)) if text else ""
