@@ -29,9 +29,11 @@ from campaignkit import (
     Retry,
     SendError,
     Sociocs,
+    TemplateError,
     decide,
     load_recipients,
     plan,
+    preview,
     render,
     save_results,
     send,
@@ -196,6 +198,38 @@ def test_send_names_an_argument_of_the_wrong_kind(options: dict[str, object], ex
     with pytest.raises(SendError) as raised:
         send(arguments.pop("frame"), arguments.pop("channel"), campaign="bad",  # type: ignore[arg-type]
              progress=False, **arguments)  # type: ignore[arg-type]
+    assert str(raised.value) == expected
+
+
+@pytest.mark.parametrize("verb", [plan, preview], ids=["plan", "preview"])
+@pytest.mark.parametrize(("position", "value", "expected"), [
+    (0, "recipients.csv", "takes a DataFrame, the one render(...) returns, not str"),
+    (1, "sociocs", "channel= takes a channel: Sociocs(...), TextUs(...) or Bird(...), not str"),
+])
+def test_plan_and_preview_name_an_argument_of_the_wrong_kind(
+        verb: Callable[..., object], position: int, value: object, expected: str,
+        rendered: pd.DataFrame) -> None:
+    """The same sentence as send's, never an AttributeError from inside."""
+    arguments: list[object] = [rendered, CHANNEL]
+    arguments[position] = value
+    with pytest.raises(SendError) as raised:
+        verb(*arguments, campaign="bad")
+    assert str(raised.value).endswith(expected)
+
+
+@pytest.mark.parametrize(("recipients", "message", "error", "expected"), [
+    ("recipients.csv", "Hi", DataError,
+     "recipients= takes a DataFrame, the one load_recipients(...) returns, not str"),
+    (None, None, TemplateError,
+     'message= takes a template string ("Hi {{ name }}") or a Message, not NoneType'),
+    (None, 5, TemplateError,
+     'message= takes a template string ("Hi {{ name }}") or a Message, not int'),
+])
+def test_render_names_an_argument_of_the_wrong_kind(
+        recipients: object, message: object, error: type[Exception], expected: str) -> None:
+    frame = pd.DataFrame({"phone": ["+16175551212"]}) if recipients is None else recipients
+    with pytest.raises(error) as raised:
+        render(frame, message)  # type: ignore[arg-type]
     assert str(raised.value) == expected
 
 

@@ -48,6 +48,13 @@ __all__ = [
     "Unreachable",
 ]
 
+#: what each argument of the verbs takes, as the sentence refusing a wrong one says it
+EXAMPLES = {
+    "frame": "a DataFrame, the one render(...) returns",
+    "channel": "a channel: Sociocs(...), TextUs(...) or Bird(...)",
+    "guardrails": "a Guardrails, e.g. Guardrails(quiet_hours=None), or None",
+}
+
 
 class CampaignError(Exception):
     """Root of every error campaignkit raises."""
@@ -126,3 +133,11 @@ class LookupInconclusive(SendError):
 
     The row stays in doubt (never resent automatically); the message says why.
     """
+
+
+def require(name: str, value: object, kind: type | tuple[type, ...], example: str,
+            error: type[CampaignError], *, optional: bool = False) -> None:
+    """Refuse an argument of the wrong type in one sentence (``name= takes …, not int``)
+    rather than an AttributeError from deep inside."""
+    if not (isinstance(value, kind) or (optional and value is None)):
+        raise error(f"{name}= takes {example}, not {type(value).__name__}")

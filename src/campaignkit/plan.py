@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from ._errors import EXAMPLES, SendError, require
 from .channels._base import Channel
 from .decisions import FATES, Decisions, decide, describe_duration, provider_validity
 from .guardrails import Guardrails, QuietHours
@@ -261,6 +262,10 @@ def plan(
     >>> print(p.confirmation_text())  # doctest: +SKIP
     Send 47 messages (47 segments, about $0.37) to 47 recipients via api.sociocs.com; ...
     """
+    require("frame", frame, pd.DataFrame, EXAMPLES["frame"], SendError)
+    require("channel", channel, Channel, EXAMPLES["channel"], SendError)
+    require("guardrails", guardrails, Guardrails, EXAMPLES["guardrails"], SendError,
+            optional=True)
     guard = Guardrails() if guardrails is None else guardrails
     moment = check_now(now)
     history = read_history(channel, campaign, ledger, guard, moment)

@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._errors import EXAMPLES, SendError, require
 from .channels._base import Channel
 from .decisions import decide
 from .guardrails import Guardrails
@@ -84,6 +85,10 @@ def preview(
         own problems, then the provider's). A row with problems gets no request: its
         method, url, headers and body are None.
     """
+    require("rendered", rendered, pd.DataFrame, EXAMPLES["frame"], SendError)
+    require("channel", channel, Channel, EXAMPLES["channel"], SendError)
+    require("guardrails", guardrails, Guardrails, EXAMPLES["guardrails"], SendError,
+            optional=True)
     guard = Guardrails() if guardrails is None else guardrails
     moment = check_now(now)
     decisions = decide(rendered, channel, campaign=campaign or "", guardrails=guard, key=key,

@@ -53,7 +53,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._engine import DEFAULT_TIMEOUT, Item, Rows, Sender, chunks, parse_retry_after
-from ._errors import AuthFailed, CampaignError, CampaignPaused, SendError
+from ._errors import EXAMPLES, AuthFailed, CampaignError, CampaignPaused, SendError, require
 from ._loop import run_blocking
 from ._pacer import Pacer, VirtualClock
 from .channels._base import Channel
@@ -203,15 +203,14 @@ def _check(campaign: object, limit: object, bulk: object, resend: object) -> Non
 
 def _check_types(frame: object, channel: object, pacing: object, retry: object,
                  guardrails: object) -> None:
-    for name, value, kind, example in (
-            ("frame", frame, pd.DataFrame, "a DataFrame, the one render(...) returns"),
-            ("channel", channel, Channel, "a channel: Sociocs(...), TextUs(...) or Bird(...)"),
-            ("pacing", pacing, Pacing, "a Pacing, e.g. Pacing(rate=5), or None"),
-            ("retry", retry, Retry, "a Retry, e.g. Retry(attempts=3), or None"),
-            ("guardrails", guardrails, Guardrails,
-             "a Guardrails, e.g. Guardrails(quiet_hours=None), or None")):
-        if not (isinstance(value, kind) or (value is None and name not in ("frame", "channel"))):
-            raise SendError(f"{name}= takes {example}, not {type(value).__name__}")
+    require("frame", frame, pd.DataFrame, EXAMPLES["frame"], SendError)
+    require("channel", channel, Channel, EXAMPLES["channel"], SendError)
+    require("pacing", pacing, Pacing, "a Pacing, e.g. Pacing(rate=5), or None", SendError,
+            optional=True)
+    require("retry", retry, Retry, "a Retry, e.g. Retry(attempts=3), or None", SendError,
+            optional=True)
+    require("guardrails", guardrails, Guardrails, EXAMPLES["guardrails"], SendError,
+            optional=True)
 
 
 # -- the public functions -------------------------------------------------------------------

@@ -59,7 +59,7 @@ from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
 
 from . import _jinja
-from ._errors import TemplateError
+from ._errors import DataError, TemplateError, require
 from ._jinja import BoundedEnvironment, Empty, NotAValue
 from .message import Media, Message, Template
 from .problems import Problem
@@ -223,6 +223,10 @@ def render(
     >>> render(people, 'See you at {{ clinic or "our clinic" }}.')["text"].tolist()
     ['See you at Leeds.', 'See you at our clinic.']
     """
+    require("recipients", recipients, pd.DataFrame,
+            "a DataFrame, the one load_recipients(...) returns", DataError)
+    require("message", message, (str, Message), 'a template string ("Hi {{ name }}") or a '
+            "Message", TemplateError)
     return _render(recipients, message, engine, max_characters, _ROW_SECONDS)
 
 
