@@ -31,7 +31,8 @@ class RecipientsPanel:
         self.sheet = css(W.Dropdown(description="Sheet", options=[]), "ck-sheet")
         self.region = text("Region", "ck-region", value=state.region,
                            placeholder="e.g. US, GB", continuous_update=False)
-        self.countries = text("Countries", "ck-countries", placeholder="the region's, or e.g. US, CA, or any",
+        self.countries = text("Countries", "ck-countries",
+                              placeholder="the region's, or e.g. US, CA, or any",
                               continuous_update=False)
         self.phone_column = text("Phone column", "ck-phone-column", placeholder="auto",
                                  continuous_update=False)
