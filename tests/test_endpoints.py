@@ -276,6 +276,28 @@ def test_a_listener_on_the_network_never_sees_the_key_without_the_opt_in(
         assert err.getvalue().splitlines()[0] == warning
 
 
+def test_replies_over_plain_http_say_so_before_the_key_travels(
+        listener: Listener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """campaignkit replies with allow_insecure: the same warning as send, then the one GET."""
+    monkeypatch.setenv("CK_WIRE_KEY", "kid:CanaryWireK3y7Zq")
+    monkeypatch.setenv("CK_WIRE_CHANNEL", "twlo_16175550100")
+    path = _campaign(tmp_path, listener.url, opt_in=True)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'type = "textus"\naccount = "acme"\nchannel = "sms"\ntoken_env = "CK_WIRE_TOKEN"\n',
+        'type = "sociocs"\nprovider = "twlo"\napi_key_env = "CK_WIRE_KEY"\n'
+        'channel_key_env = "CK_WIRE_CHANNEL"\n'), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["replies", str(path)])
+    host = listener.url.removeprefix("http://").rpartition(":")[0]
+    assert code == 2
+    assert out.getvalue().splitlines()[0] == (
+        f"warning: sending to {listener.url} over plain http (allow_insecure=True): the "
+        f"key travels unencrypted, readable by anyone on the network path to {host}")
+    assert len(listener.heads) == 1
+    assert err.getvalue().startswith("error: sociocs:twlo: reading ")
+
+
 # -- any base_url ------------------------------------------------------------------------------
 
 hosts = st.sampled_from(["127.0.0.1", "localhost", "[::1]", "127.1.2.3", "10.0.0.5",

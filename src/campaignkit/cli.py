@@ -172,9 +172,7 @@ def _run(
         _check_ledger_knows(results_path, campaign, path, is_sandbox(channel))
         _say(f"ledger: {path} (every message of every campaign; back it up with "
              "campaignkit ledger backup)")
-        insecure = insecure_warning(channel.base_url)
-        if insecure is not None:
-            _say(f"warning: {insecure}")
+        _warn_if_insecure(channel)
         sending = plan(rendered, channel, campaign=campaign, ledger=ledger,
                        guardrails=guardrails, rate=pacing.rate, limit=limit, key=key)
         if sending.refused is None and sending.messages:
@@ -317,6 +315,14 @@ def _campaign_results(campaign: Campaign, results_path: Path) -> pd.DataFrame:
     return shown
 
 
+def _warn_if_insecure(channel: Channel) -> Channel:
+    """Say so when the key is about to travel over plain http (allowed by allow_insecure)."""
+    insecure = insecure_warning(channel.base_url)
+    if insecure is not None:
+        _say(f"warning: {insecure}")
+    return channel
+
+
 def _row_label(value: object) -> object:
     try:
         return int(str(value))
@@ -332,7 +338,7 @@ def _refresh(args: argparse.Namespace) -> int:
     path = (Path(args.results) if args.results
             else campaign.resolve(campaign.send.results, "[send] results"))
     results = _campaign_results(campaign, path)
-    refreshed = refresh(results, campaign.channel())
+    refreshed = refresh(results, _warn_if_insecure(campaign.channel()))
     save_results(refreshed, path)
     counts = report(refreshed).counts
     _say("delivery: " + ", ".join(f"{n} {what}" for what, n in counts.items() if n))
@@ -350,7 +356,7 @@ def _replies(args: argparse.Namespace) -> int:
 
     campaign = load_campaign(args.campaign)
     since = datetime.now(UTC) - timedelta(days=args.days)
-    found = replies(campaign.channel(), since=since)
+    found = replies(_warn_if_insecure(campaign.channel()), since=since)
     for row in found.itertuples(index=False):
         mark = {"stop": "STOP: suppressed", "review": "review: looks like an opt-out"}.get(
             row.kind, "reply")
