@@ -1,0 +1,145 @@
+"""Whole columns at once for `campaignkit.decide`: keys, content digests, cells' classes.
+
+Each function gives, for every row, exactly what the per-row function it replaces gives
+(``decisions.row_keys``' ``str(cell).strip()``, ``decisions.content_digest``), with Arrow
+kernels for the common cells and the per-row function for any other cell, so the answers
+never depend on which path a row took (tests/test_decide_equal.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["digests", "empty_tuples", "null_like", "strings", "stripped"]
+
+_NOTHING = np.empty((), dtype=object)
+_NOTHING[()] = ()
+# What json.dumps escapes in a string (ensure_ascii=False): controls, the quote, the backslash.
+_ESCAPED = r'[\x00-\x1f"\\]'
+_HEX = np.array([f"{b:02x}".encode() for b in range(256)], dtype="S2").view(np.uint16)
+
+
+def empty_tuples(values: np.ndarray) -> np.ndarray:
+    """Which cells hold the empty tuple (``()``, the `problems` and ``media`` of most rows)."""
+    try:
+        return np.asarray(np.equal(values, _NOTHING), dtype=bool)
+    except (TypeError, ValueError):  # cells that compare oddly (pd.NA, arrays): one by one
+        return np.array([isinstance(v, tuple) and not v for v in values], dtype=bool)
+
+
+def null_like(values: np.ndarray) -> np.ndarray:
+    """Which cells are None or a float NaN (what the per-row code reads as missing).
+
+    pandas' ``isna`` also says yes to ``pd.NA`` and ``NaT``, which ``str()`` and JSON spell
+    out; those cells are answered no.
+    """
+    found = np.array(pd.isna(values), dtype=bool)
+    if found.any():
+        odd = {type(v) for v in values[found]} - {type(None), float}
+        if odd:
+            found &= np.array([v is None or (isinstance(v, float) and math.isnan(v))
+                               for v in values], dtype=bool)
+    return found
+
+
+def strings(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
+    """A column as an Arrow string array, and where it is null (None or NaN).
+
+    None when a cell is neither a string nor missing, or when a missing cell is ``pd.NA``
+    (whose ``str()`` is ``"<NA>"``): the caller then goes row by row.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA and series.hasnans:
+        return None
+    try:
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type):
+        arr = pa.nulls(len(arr), pa.string())
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    if not pa.types.is_string(arr.type):
+        return None
+    null = np.asarray(arr.is_null(), dtype=bool)
+    if null.any() and dtype.kind == "O" and not null_like(
+            series.to_numpy(dtype=object)[null]).all():
+        return None
+    return arr, null
+
+
+def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
+    """``strip`` of every string: Python's own strip, asked only where a string starts or
+    ends with anything but printable ASCII (elsewhere it changes nothing)."""
+    edge = np.asarray(pc.match_substring_regex(arr, r"^[^!-~]|[^!-~]$").fill_null(False))
+    if not edge.any():
+        return arr
+    idx = np.flatnonzero(edge)
+    fixed = [strip(v) for v in arr.take(pa.array(idx)).to_pylist()]
+    values = np.full(len(arr), None, dtype=object)
+    values[idx] = fixed
+    return pc.coalesce(pa.array(values, pa.string()), arr)
+
+
+def _escaped(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``arr`` with ``"``, ``\\`` and ``\n`` escaped as ``json.dumps`` does, in ``rows`` only."""
+    if not rows.any():
+        return arr
+    idx = np.flatnonzero(rows)
+    part = arr.take(pa.array(idx))
+    for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n")):
+        part = pc.replace_substring(part, old, new)
+    values = np.full(len(arr), None, dtype=object)
+    values[idx] = part.to_pylist()
+    return pc.coalesce(pa.array(values, pa.string()), arr)
+
+
+def digests(to: pa.Array, text: pa.Array | None, simple: np.ndarray,
+            digest: Callable[[int], str]) -> pa.Array:
+    """``content_digest`` of every row: sha256 of ``json.dumps([to, text, [], null])``.
+
+    ``to`` and ``text`` are strings (``text`` null where missing, or None for no column);
+    ``simple`` marks the rows whose media is ``()`` and template missing, the only rows built
+    here; ``digest(position)`` gives any other row's digest the per-row way.
+    """
+    n = len(to)
+    slow = ~simple
+    if text is None:
+        text = pa.nulls(n, pa.string())
+    columns = []
+    for column in (to, text):
+        escape = np.asarray(pc.match_substring_regex(column, _ESCAPED).fill_null(False))
+        if escape.any():  # a control other than a newline: row by row
+            slow |= escape & np.asarray(pc.match_substring_regex(
+                column, r"[\x00-\x09\x0b-\x1f]").fill_null(False))
+        columns.append(_escaped(column, escape & ~slow))
+    # One buffer of every row's JSON; a missing text (null) is written by a second join.
+    blobs = pc.binary_join_element_wise('["', columns[0], '", "', columns[1], '", [], null]',
+                                        "")
+    missing = np.asarray(text.is_null())
+    if missing.any():
+        blobs = pc.coalesce(blobs, pc.binary_join_element_wise(
+            '["', columns[0], '", null, [], null]', ""))
+    blobs = blobs.cast(pa.binary())
+    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int32)[
+        blobs.offset:blobs.offset + n + 1].tolist()
+    data = memoryview(blobs.buffers()[2]) if n else memoryview(b"")
+    sha = hashlib.sha256
+    # One sha256 a row is the floor (no Arrow kernel hashes); the rest is array work.
+    raw = bytearray(b"".join([sha(data[a:b]).digest() for a, b in pairwise(offsets)]))
+    for i in np.flatnonzero(slow).tolist():
+        raw[32 * i:32 * i + 32] = bytes.fromhex(digest(i))
+    hexed = _HEX[np.frombuffer(raw, dtype=np.uint8)].tobytes() if n else b""
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(np.arange(0, 64 * n + 1, 64, dtype=np.int32)),
+                         pa.py_buffer(hexed)])
