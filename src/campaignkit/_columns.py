@@ -24,6 +24,11 @@ _NOTHING = np.empty((), dtype=object)
 _NOTHING[()] = ()
 # What json.dumps escapes in a string (ensure_ascii=False): controls, the quote, the backslash.
 _ESCAPED = r'[\x00-\x1f"\\]'
+_OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
+    pa.scalar(part, pa.large_string())
+    for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
+#: rows hashed at a time (the rows' JSON is built a chunk at a time)
+_CHUNK = 65_536
 _HEX = np.array([f"{b:02x}".encode() for b in range(256)], dtype="S2").view(np.uint16)
 
 
@@ -51,7 +56,7 @@ def null_like(values: np.ndarray) -> np.ndarray:
 
 
 def strings(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
-    """A column as an Arrow string array, and where it is null (None or NaN).
+    """A column as an Arrow string array (large or not, as stored), and where it is null.
 
     None when a cell is neither a string nor missing, or when a missing cell is ``pd.NA``
     (whose ``str()`` is ``"<NA>"``): the caller then goes row by row.
@@ -66,10 +71,8 @@ def strings(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_null(arr.type):
-        arr = pa.nulls(len(arr), pa.string())
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    if not pa.types.is_string(arr.type):
+        arr = pa.nulls(len(arr), pa.large_string())
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return None
     null = np.asarray(arr.is_null(), dtype=bool)
     if null.any() and dtype.kind == "O" and not null_like(
@@ -88,7 +91,7 @@ def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
     fixed = [strip(v) for v in arr.take(pa.array(idx)).to_pylist()]
     values = np.full(len(arr), None, dtype=object)
     values[idx] = fixed
-    return pc.coalesce(pa.array(values, pa.string()), arr)
+    return pc.coalesce(pa.array(values, arr.type), arr)
 
 
 def _escaped(arr: pa.Array, rows: np.ndarray) -> pa.Array:
@@ -101,7 +104,7 @@ def _escaped(arr: pa.Array, rows: np.ndarray) -> pa.Array:
         part = pc.replace_substring(part, old, new)
     values = np.full(len(arr), None, dtype=object)
     values[idx] = part.to_pylist()
-    return pc.coalesce(pa.array(values, pa.string()), arr)
+    return pc.coalesce(pa.array(values, arr.type), arr)
 
 
 def digests(to: pa.Array, text: pa.Array | None, simple: np.ndarray,
@@ -110,7 +113,9 @@ def digests(to: pa.Array, text: pa.Array | None, simple: np.ndarray,
 
     ``to`` and ``text`` are strings (``text`` null where missing, or None for no column);
     ``simple`` marks the rows whose media is ``()`` and template missing, the only rows built
-    here; ``digest(position)`` gives any other row's digest the per-row way.
+    here; ``digest(position)`` gives any other row's digest the per-row way. The result is a
+    large_string array (what pandas' ``str`` dtype stores), built without a Python string a
+    row.
     """
     n = len(to)
     slow = ~simple
@@ -123,23 +128,27 @@ def digests(to: pa.Array, text: pa.Array | None, simple: np.ndarray,
             slow |= escape & np.asarray(pc.match_substring_regex(
                 column, r"[\x00-\x09\x0b-\x1f]").fill_null(False))
         columns.append(_escaped(column, escape & ~slow))
-    # One buffer of every row's JSON; a missing text (null) is written by a second join.
-    blobs = pc.binary_join_element_wise('["', columns[0], '", "', columns[1], '", [], null]',
-                                        "")
     missing = np.asarray(text.is_null())
-    if missing.any():
-        blobs = pc.coalesce(blobs, pc.binary_join_element_wise(
-            '["', columns[0], '", null, [], null]', ""))
-    blobs = blobs.cast(pa.binary())
-    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int32)[
-        blobs.offset:blobs.offset + n + 1].tolist()
-    data = memoryview(blobs.buffers()[2]) if n else memoryview(b"")
+    raw = bytearray(32 * n)
     sha = hashlib.sha256
-    # One sha256 a row is the floor (no Arrow kernel hashes); the rest is array work.
-    raw = bytearray(b"".join([sha(data[a:b]).digest() for a, b in pairwise(offsets)]))
+    for start in range(0, n, _CHUNK):  # a chunk at a time: the JSON never all in memory
+        stop = min(start + _CHUNK, n)
+        to_part, text_part = (c[start:stop].cast(pa.large_string()) for c in columns)
+        # Each row's JSON in one buffer; a missing text (null) is written by a second join.
+        blobs = pc.binary_join_element_wise(_OPEN, to_part, _BETWEEN, text_part, _CLOSE, _NONE)
+        if missing[start:stop].any():
+            blobs = pc.coalesce(blobs, pc.binary_join_element_wise(
+                _OPEN, to_part, _NULL_TEXT, _NONE))
+        blobs = blobs.cast(pa.large_binary())
+        offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
+            blobs.offset:blobs.offset + len(blobs) + 1].tolist()
+        data = memoryview(blobs.buffers()[2]) if len(blobs) else memoryview(b"")
+        # One sha256 a row is the floor (no Arrow kernel hashes); the rest is array work.
+        raw[32 * start:32 * stop] = b"".join([sha(data[a:b]).digest()
+                                              for a, b in pairwise(offsets)])
     for i in np.flatnonzero(slow).tolist():
         raw[32 * i:32 * i + 32] = bytes.fromhex(digest(i))
     hexed = _HEX[np.frombuffer(raw, dtype=np.uint8)].tobytes() if n else b""
     return pa.Array.from_buffers(
-        pa.string(), n, [None, pa.py_buffer(np.arange(0, 64 * n + 1, 64, dtype=np.int32)),
-                         pa.py_buffer(hexed)])
+        pa.large_string(), n,
+        [None, pa.py_buffer(np.arange(0, 64 * n + 1, 64, dtype=np.int64)), pa.py_buffer(hexed)])

@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import httpx
 import stamina
@@ -30,13 +30,36 @@ from .guardrails import QuietHours
 from .guardrails._suppression import opt_out_reason
 from .ledger import Fence, Ledger, LedgerWriter, Mode, Record
 
-__all__ = ["Item", "Outcome", "Sender", "parse_retry_after"]
+__all__ = ["Cells", "Item", "Outcome", "Sender", "parse_retry_after"]
 
 logger = logging.getLogger("campaignkit.sending")
 
 #: consecutive rows that cannot connect at all before the run halts (the first row halts
 #: at once when nothing was sent yet: a wrong host or no network fails every request)
 UNREACHABLE_AFTER = 3
+
+
+class Cells(Sequence[Any]):
+    """One column's cells of the rows that go, read by the row's position in the frame.
+
+    The sender reads only the rows it sends: a million planned rows with ``limit=0`` never
+    become a million Python objects.
+    """
+
+    def __init__(self, values: Sequence[Any], at: Mapping[int, int]) -> None:
+        self._values, self._at = values, at
+
+    @overload
+    def __getitem__(self, position: int) -> Any: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[Any]: ...
+    def __getitem__(self, position: int | slice) -> Any:
+        if isinstance(position, slice):
+            raise TypeError("Cells are read one row at a time, by position")
+        return self._values[self._at[position]]
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass
@@ -134,7 +157,7 @@ class Sender:
     retry_after_cap: float
     absent_after: float
     start: datetime  # the wall-clock instant of the pacer's first slot
-    columns: dict[Any, list[Any]]
+    columns: Mapping[Any, Sequence[Any]]
     closes_at: Sequence[datetime | None]
     segments: Sequence[int]
     costs: Sequence[Any]
@@ -572,7 +595,7 @@ class Sender:
         self.inflight.clear()
 
 
-def chunks(items: list[Item], to: list[Any], size: int) -> list[Item]:
+def chunks(items: list[Item], to: Sequence[Any], size: int) -> list[Item]:
     """Bulk jobs: rows of one content, at most ``size`` each, never one number twice a job.
 
     Sociocs sends a job once per number unless ``duplicates_allowed`` (the bulk document),

@@ -119,7 +119,8 @@ def _keys(frame: pd.DataFrame, key: str | None) -> tuple[pa.Array, str]:
         )
     found = strings(frame[column])
     if found is None:  # numbers, or other cells: one by one
-        return pa.array([_cell_key(v) for v in frame[column].tolist()], pa.string()), str(column)
+        return (pa.array([_cell_key(v) for v in frame[column].tolist()], pa.large_string()),
+                str(column))
     arr, null = found
     return stripped(pc.fill_null(arr, "") if null.any() else arr, str.strip), str(column)
 
@@ -388,7 +389,7 @@ class _Run:
     def _numbers(self) -> pa.Array:
         """``to`` as strings, "" where the cell is not a string (as every rule reads it)."""
         if "to" not in self.frame.columns:
-            return pa.array([""] * self.n, pa.string())
+            return pa.array([""] * self.n, pa.large_string())
         column = self.frame["to"]
         try:
             arr = pa.array(column, from_pandas=True)
@@ -397,12 +398,12 @@ class _Run:
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if arr is not None and pa.types.is_null(arr.type):
-            return pa.array([""] * self.n, pa.string())
+            return pa.array([""] * self.n, pa.large_string())
         if arr is None or not (pa.types.is_string(arr.type)
                                or pa.types.is_large_string(arr.type)):
             return pa.array([v if isinstance(v, str) else "" for v in column.tolist()],
-                            pa.string())
-        return pc.fill_null(arr.cast(pa.string()), "")
+                            pa.large_string())
+        return pc.fill_null(arr, "") if arr.null_count else arr
 
     def _segments(self) -> np.ndarray:
         if "segments" not in self.frame.columns:
@@ -432,7 +433,7 @@ class _Run:
         if "text" in frame.columns:
             if self.text is None:
                 simple[:] = False
-                text = pa.nulls(n, pa.string())
+                text = pa.nulls(n, pa.large_string())
             else:
                 text = self.text[0]
         cells: dict[str, np.ndarray] = {}
@@ -552,7 +553,7 @@ class _Run:
         if renamed:
             values = np.full(self.n, None, dtype=object)
             values[list(renamed)] = list(renamed.values())
-            self.keys = pc.coalesce(pa.array(values, pa.string()), self.keys)
+            self.keys = pc.coalesce(pa.array(values, self.keys.type), self.keys)
 
     # -- 4. the ledger ---------------------------------------------------------------------
 
@@ -825,7 +826,7 @@ class _Run:
         sent_at = np.full(self.n, None, dtype=object)
         for i, record in self.earlier.items():
             message_id[i], sent_at[i] = record.message_id, record.sent_at
-        return pd.DataFrame(
+        return pd.DataFrame(  # copy=False: the columns are new; joining them would copy
             {
                 "key": pd.Series(self.keys, index=index, dtype="str"),
                 "digest": pd.Series(self.digest, index=index, dtype="str"),
@@ -841,7 +842,7 @@ class _Run:
                 "sent_at": pd.Series(sent_at, index=index, dtype=object),
                 "problems": pd.Series(problems, index=index, dtype=object),
             },
-            index=index,
+            index=index, copy=False,
         )
 
 
