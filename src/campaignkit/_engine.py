@@ -169,9 +169,6 @@ class Sender:
     #: intent committed, waiting for the pacer's slot: certainly not sent yet
     queued: dict[str, Item] = field(default_factory=dict)
     writer: LedgerWriter | None = None
-    #: outcome writes not yet committed (the worker goes on meanwhile), and the first failure
-    unsettled: set[asyncio.Future[None]] = field(default_factory=set)
-    write_error: BaseException | None = None
     halt: SendError | None = None
     pause: CampaignPaused | None = None
     #: rows whose window closed before their slot: position -> when they may go
@@ -205,6 +202,11 @@ class Sender:
         assert self.writer is not None
         await self.writer.run(work)
 
+    @property
+    def write_error(self) -> BaseException | None:
+        """The first failure of an outcome's commit (nobody awaited it)."""
+        return self.writer.error if self.writer is not None else None
+
     def write_later(self, work: Callable[[Any], None]) -> None:
         """Queue an outcome's commit and go on: only the intent must precede a send.
 
@@ -212,14 +214,7 @@ class Sender:
         every one (and raises the first failure) before the results are read.
         """
         assert self.writer is not None
-        future = self.writer.submit(work)
-        self.unsettled.add(future)
-        future.add_done_callback(self.written)
-
-    def written(self, future: asyncio.Future[None]) -> None:
-        self.unsettled.discard(future)
-        if not future.cancelled() and future.exception() is not None and self.write_error is None:
-            self.write_error = future.exception()
+        self.writer.post(work)
 
     def settle(self, item: Item) -> None:
         for k in item.keys:
@@ -569,7 +564,8 @@ class Sender:
             raise
         finally:
             # Every outcome committed before the results are read (or the interrupt settles).
-            await asyncio.gather(*list(self.unsettled), return_exceptions=True)
+            if self.writer is not None:
+                await self.writer.drain()
         if self.write_error is not None:
             raise self.write_error
 
