@@ -830,17 +830,17 @@ class _Run:
             {
                 "key": pd.Series(self.keys, index=index, dtype="str"),
                 "digest": pd.Series(self.digest, index=index, dtype="str"),
-                "fate": pd.Series(_NAMES[self.fate], index=index, dtype=object),
-                "reason": pd.Series(self.reason, index=index, dtype=object),
+                "fate": pd.Series(_NAMES[self.fate], index=index, dtype=object, copy=False),
+                "reason": pd.Series(self.reason, index=index, dtype=object, copy=False),
                 "sendable_at": _utc(self.sendable_at, index),
                 "closes_at": _utc(self.closes_at, index),
-                "departs": pd.Series(self.departs, index=index, dtype="float64"),
-                "segments": pd.Series(self.segments, index=index, dtype="int64"),
-                "cost": pd.Series(self.costs, index=index, dtype=object),
-                "attempts": pd.Series(self.attempts, index=index, dtype="int64"),
-                "message_id": pd.Series(message_id, index=index, dtype=object),
-                "sent_at": pd.Series(sent_at, index=index, dtype=object),
-                "problems": pd.Series(problems, index=index, dtype=object),
+                "departs": pd.Series(self.departs, index=index, dtype="float64", copy=False),
+                "segments": pd.Series(self.segments, index=index, dtype="int64", copy=False),
+                "cost": pd.Series(self.costs, index=index, dtype=object, copy=False),
+                "attempts": pd.Series(self.attempts, index=index, dtype="int64", copy=False),
+                "message_id": pd.Series(message_id, index=index, dtype=object, copy=False),
+                "sent_at": pd.Series(sent_at, index=index, dtype=object, copy=False),
+                "problems": pd.Series(problems, index=index, dtype=object, copy=False),
             },
             index=index, copy=False,
         )
@@ -949,7 +949,7 @@ def _representatives(numbers: pa.Array, codes: np.ndarray) -> list[str]:
 
 
 def _utc(us: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(us.view("M8[us]"), index=index).dt.tz_localize(UTC)
+    return pd.Series(us.view("M8[us]"), index=index, copy=False).dt.tz_localize(UTC)
 
 
 def _rate(rate: float | None, channel: Channel | None) -> float:
