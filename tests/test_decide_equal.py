@@ -36,7 +36,8 @@ NUMBERS = [
 ]
 # Weighted towards rows that can be sent, so every later rule has rows to decide.
 TEXTS = ["Hi"] * 6 + ["Hi Ada, see you at 9:00."] * 4 + [
-    "", None, "é" * 1601, 'say "hi"\\ok', "two\nlines", "tab\tand\x01control", "👋 emoji"]
+    "", None, pd.NA, "é" * 1601, 'say "hi"\\ok', "two\nlines", "tab\tand\x01control",
+    "👋 emoji"]
 MEDIA = [()] * 12 + [(Media(url="https://example.com/a.png"),), [], None]
 TEMPLATES = [None] * 12 + [Template(id="HX" + "a" * 32, variables={"1": "x"})]
 ZONES = [None, "Europe/London", "America/New_York", "Mars/Olympus", "", "  ", float("nan")]

@@ -32,7 +32,7 @@ CHANNELS = {
 }
 
 texts = st.one_of(
-    st.none(), st.just(""), st.just(float("nan")), st.text(max_size=20),
+    st.none(), st.just(""), st.just(float("nan")), st.just(pd.NA), st.text(max_size=20),
     st.integers(1590, 1610).map(lambda n: "é" * n),
 )
 media = st.one_of(

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["digests", "empty_tuples", "null_like", "strings", "stripped"]
+__all__ = ["digests", "empty_tuples", "null_like", "strings", "stripped", "text_chunk"]
 
 _NOTHING = np.empty((), dtype=object)
 _NOTHING[()] = ()
@@ -107,38 +107,71 @@ def _escaped(arr: pa.Array, rows: np.ndarray) -> pa.Array:
     return pc.coalesce(pa.array(values, arr.type), arr)
 
 
-def digests(to: pa.Array, text: pa.Array | None, simple: np.ndarray,
+def text_chunk(series: pd.Series, start: int, stop: int) -> tuple[pa.Array, np.ndarray] | None:
+    """Rows ``start:stop`` of a text column as Arrow strings, and where they are missing.
+
+    An Arrow-backed column is sliced as it is; an object column (what `render` gives) is
+    converted a chunk at a time, so the whole text never exists twice. None when a cell is
+    neither a string nor missing, or missing as ``pd.NA`` (whose ``str()`` is ``"<NA>"``).
+    """
+    dtype = series.dtype
+    try:
+        if dtype.kind == "O":
+            values = series.to_numpy(dtype=object)[start:stop]
+            arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+        else:
+            arr = pa.array(series.iloc[start:stop], from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    null = np.asarray(arr.is_null(), dtype=bool)
+    if null.any():
+        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+            return None
+        if dtype.kind == "O" and not null_like(values[null]).all():
+            return None
+    return arr, null
+
+
+def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
             digest: Callable[[int], str]) -> pa.Array:
     """``content_digest`` of every row: sha256 of ``json.dumps([to, text, [], null])``.
 
-    ``to`` and ``text`` are strings (``text`` null where missing, or None for no column);
-    ``simple`` marks the rows whose media is ``()`` and template missing, the only rows built
-    here; ``digest(position)`` gives any other row's digest the per-row way. The result is a
+    ``to`` holds strings; ``text`` is the text column (None when there is none); ``simple``
+    marks the rows whose media is ``()`` and template missing, the only rows built here;
+    ``digest(position)`` gives any other row's digest the per-row way. The result is a
     large_string array (what pandas' ``str`` dtype stores), built without a Python string a
-    row.
+    row, a chunk of rows at a time.
     """
     n = len(to)
     slow = ~simple
-    if text is None:
-        text = pa.nulls(n, pa.string())
-    columns = []
-    for column in (to, text):
-        escape = np.asarray(pc.match_substring_regex(column, _ESCAPED).fill_null(False))
-        if escape.any():  # a control other than a newline: row by row
-            slow |= escape & np.asarray(pc.match_substring_regex(
-                column, r"[\x00-\x09\x0b-\x1f]").fill_null(False))
-        columns.append(_escaped(column, escape & ~slow))
-    missing = np.asarray(text.is_null())
     raw = bytearray(32 * n)
     sha = hashlib.sha256
     for start in range(0, n, _CHUNK):  # a chunk at a time: the JSON never all in memory
         stop = min(start + _CHUNK, n)
-        to_part, text_part = (c[start:stop].cast(pa.large_string()) for c in columns)
+        to_part = to[start:stop].cast(pa.large_string())
+        found = text_chunk(text, start, stop) if text is not None else None
+        if found is None:
+            text_part = pa.nulls(stop - start, pa.large_string())
+            if text is not None:
+                slow[start:stop] = True
+        else:
+            text_part = found[0].cast(pa.large_string())
+        parts = []
+        for column in (to_part, text_part):
+            escape = np.asarray(pc.match_substring_regex(column, _ESCAPED).fill_null(False))
+            if escape.any():  # a control other than a newline: row by row
+                slow[start:stop] |= escape & np.asarray(pc.match_substring_regex(
+                    column, r"[\x00-\x09\x0b-\x1f]").fill_null(False))
+            parts.append(_escaped(column, escape & ~slow[start:stop]))
         # Each row's JSON in one buffer; a missing text (null) is written by a second join.
-        blobs = pc.binary_join_element_wise(_OPEN, to_part, _BETWEEN, text_part, _CLOSE, _NONE)
-        if missing[start:stop].any():
+        blobs = pc.binary_join_element_wise(_OPEN, parts[0], _BETWEEN, parts[1], _CLOSE, _NONE)
+        if text_part.null_count:
             blobs = pc.coalesce(blobs, pc.binary_join_element_wise(
-                _OPEN, to_part, _NULL_TEXT, _NONE))
+                _OPEN, parts[0], _NULL_TEXT, _NONE))
         blobs = blobs.cast(pa.large_binary())
         offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
             blobs.offset:blobs.offset + len(blobs) + 1].tolist()

@@ -375,13 +375,6 @@ class _Run:
         self.keys = pa.nulls(0, pa.string())
         self.key_column = ""
         self.digest = pa.nulls(0, pa.string())
-        # The text as Arrow strings once, for the digests and for the channel's rules (which
-        # then read it without converting it again); None when a cell is not a string.
-        self.text = strings(frame["text"]) if "text" in frame.columns else None
-        self.checked = frame
-        if self.text is not None and frame["text"].dtype.kind == "O":
-            self.checked = frame.assign(text=pd.Series(self.text[0], index=frame.index,
-                                                       dtype="str"))
         self._facts: tuple[np.ndarray, Numbers] | None = None
 
     # -- the frame's columns ---------------------------------------------------------------
@@ -429,13 +422,7 @@ class _Run:
             simple &= empty_tuples(frame["media"].to_numpy(dtype=object))
         if "template" in frame.columns:
             simple &= null_like(frame["template"].to_numpy(dtype=object))
-        text: pa.Array | None = None
-        if "text" in frame.columns:
-            if self.text is None:
-                simple[:] = False
-                text = pa.nulls(n, pa.large_string())
-            else:
-                text = self.text[0]
+        text = frame["text"] if "text" in frame.columns else None
         cells: dict[str, np.ndarray] = {}
 
         def one(i: int) -> str:  # a row the arrays do not build: the per-row function
@@ -485,7 +472,7 @@ class _Run:
                 if listed:
                     found[i] = listed
         if channel is not None:
-            theirs = channel.problems_frame(self.checked).to_numpy(dtype=object)
+            theirs = channel.problems_frame(self.frame).to_numpy(dtype=object)
             for i in np.flatnonzero(~empty_tuples(theirs)).tolist():
                 found[i] = found.get(i, ()) + tuple(theirs[i])
         self.keys, self.key_column = _keys(self.frame, key)

@@ -239,6 +239,10 @@ def problems_series(frame: pd.DataFrame, found: dict[int, tuple[Problem, ...]]) 
     return pd.Series(values, index=frame.index, dtype=object, name="problems")
 
 
+#: rows a provider checks at a time (the text converted a chunk at a time)
+_CHUNK = 65_536
+
+
 @dataclass(frozen=True)
 class TextOnly:
     """The rows of a frame a provider can check with array operations: text, nothing else.
@@ -267,18 +271,35 @@ class TextOnly:
         if "template" in frame.columns:
             rows &= np.asarray(pd.isna(frame["template"].to_numpy(dtype=object)), dtype=bool)
         length = np.full(n, -1, dtype=np.int64)
-        if "text" in frame.columns and n:
-            try:  # Arrow-backed text is read as it is; an object column is converted
-                text = pa.array(frame["text"], from_pandas=True)
+        if "text" not in frame.columns:
+            return cls(rows, length)
+        column = frame["text"]
+        values = column.to_numpy(dtype=object) if column.dtype.kind == "O" else None
+        for start in range(0, n, _CHUNK):  # object text converted a chunk at a time
+            stop = min(start + _CHUNK, n)
+            try:  # Arrow-backed text is read as it is
+                text = (pa.array(values[start:stop], type=pa.large_string(), from_pandas=True)
+                        if values is not None else pa.array(column.iloc[start:stop],
+                                                            from_pandas=True))
             except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: row by row
-                return cls(np.zeros(n, dtype=bool), length)
-            if pa.types.is_null(text.type):
-                return cls(rows, length)
+                rows[start:stop] = False
+                continue
+            if isinstance(text, pa.ChunkedArray):
+                text = text.combine_chunks()
             if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-                return cls(np.zeros(n, dtype=bool), length)
-            # row_text: a missing or empty text is None
-            length = np.array(pc.utf8_length(text).fill_null(-1), dtype=np.int64)
-            length[length == 0] = -1
+                rows[start:stop] = False
+                continue
+            # row_text: a missing or empty text is None; pd.NA is the text "<NA>"
+            part = np.array(pc.utf8_length(text).fill_null(-1), dtype=np.int64)
+            part[part == 0] = -1
+            null = np.asarray(text.is_null(), dtype=bool)
+            if null.any():
+                cells = values[start:stop] if values is not None else column.iloc[
+                    start:stop].to_numpy(dtype=object)
+                odd = np.array([not (c is None or (isinstance(c, float) and c != c))
+                                for c in cells[null]], dtype=bool)
+                rows[start + np.flatnonzero(null)[odd]] = False
+            length[start:stop] = part
         return cls(rows, length)
 
 
