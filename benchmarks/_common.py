@@ -33,16 +33,17 @@ import pandas as pd
 __all__ = [
     "CACHE",
     "COLUMNS",
+    "EXCEL_ROWS",
+    "LARGEST_COLUMNS",
     "REGION",
     "Result",
     "Timing",
     "appointments",
     "bench",
-    "EXCEL_ROWS",
-    "LARGEST_COLUMNS",
     "format_table",
     "largest_csv",
     "largest_xlsx",
+    "peak_mib",
     "people",
     "people_csv",
     "people_xlsx",
@@ -227,6 +228,25 @@ def wanted(key: str) -> bool:
     if _ONLY is None:
         return True
     return any(key == item or key.startswith(item + "-") for item in _ONLY)
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory in MiB (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries it over from the parent through fork and exec, so a
+    child of a benchmark run that already held 1.2 GiB would report 1.2 GiB whatever it did.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS)
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def say(text: str) -> None:

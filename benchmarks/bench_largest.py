@@ -3,7 +3,7 @@
 Issue 17: a notebook user on a laptop loads, renders and plans the biggest sheet there is as
 comfortably as a small one. Each line runs campaignkit's whole path, `load_recipients` +
 `render` (three columns) + `plan` with quiet hours and a budget, in a fresh process (its
-peak RSS is the memory line), against the floor of the same file read by the fastest
+peak RSS (VmHWM) is the memory line), against the floor of the same file read by the fastest
 reader of its format in another fresh process: ``pyarrow.csv.read_csv`` for the CSV,
 python-calamine's ``to_python`` of the sheet for the XLSX. The two alternate and the median
 of each is kept (docs/performance.md#method). Targets: within 10x of the reader, under 1 GiB.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import EXCEL_ROWS, REGION, Result, largest_csv, largest_xlsx, say, wanted
+from _common import EXCEL_ROWS, REGION, Result, largest_csv, largest_xlsx, peak_mib, say, wanted
 
 STAGES = ("largest-csv", "largest-xlsx")
 MAX_RATIO = 10.0
@@ -74,7 +73,7 @@ def child(what: str, path: str) -> dict[str, Any]:
                    load_s=loaded - began, render_s=rendered_at - loaded,
                    plan_s=time.perf_counter() - rendered_at)
     out["seconds"] = time.perf_counter() - started
-    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mib"] = peak_mib()
     return out
 
 
@@ -114,7 +113,7 @@ def largest(kind: str, path: Path, reader: str, name: str, repeats: int) -> list
         Result.limit(f"largest Excel sheet ({kind}): peak RSS", "load + render + plan",
                      max(r["peak_mib"] for r in ours), MEMORY_LIMIT_MIB, "MiB",
                      seconds=mine,
-                     note=f"ru_maxrss of the fresh process, the most of {repeats} runs; the "
+                     note=f"VmHWM (peak RSS) of the fresh process, the most of {repeats} runs; the "
                           f"reader alone peaks at {max(r['peak_mib'] for r in floors):,.0f} "
                           "MiB"),
     ]

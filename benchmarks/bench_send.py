@@ -35,7 +35,6 @@ import json
 import math
 import os
 import re
-import resource
 import socket
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Result, say, wanted
+from _common import Result, peak_mib, say, wanted
 
 STAGES = ("send-pace", "send-top", "send-memory")
 LATENCY = 0.05
@@ -303,7 +302,7 @@ def memory_child(mode: str, rows: int) -> dict[str, Any]:
     from campaignkit.decisions import row_keys
     from campaignkit.sending import Pacing, send
 
-    base_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_mib = peak_mib()
     started = time.perf_counter()
     out: dict[str, Any] = {"mode": mode, "rows": rows}
     if mode == "build":
@@ -320,7 +319,7 @@ def memory_child(mode: str, rows: int) -> dict[str, Any]:
         out["bytes"] = built
     else:
         frame = rendered(rows)
-        out["frame_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["frame_mib"] = peak_mib()
         with tempfile.TemporaryDirectory() as tmp:
             results = send(frame, sociocs("https://api.sociocs.com"), campaign="plan",
                            live=False, limit=0 if mode == "plan" else None,
@@ -328,7 +327,7 @@ def memory_child(mode: str, rows: int) -> dict[str, Any]:
                            guardrails=no_quiet(), progress=False)
             out["statuses"] = results["status"].value_counts().to_dict()
     out["seconds"] = time.perf_counter() - started
-    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mib"] = peak_mib()
     out["import_mib"] = base_mib
     return out
 

@@ -9,7 +9,6 @@ every row's fate is the same, and prints both times and each worker's peak memor
 
 from __future__ import annotations
 
-import resource
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import EXCEL_ROWS, LARGEST_COLUMNS, people
+from _common import EXCEL_ROWS, LARGEST_COLUMNS, peak_mib, people
 
 import campaignkit as ck
 from campaignkit.ledger import History
@@ -46,8 +45,11 @@ def planned(part: pd.DataFrame, history: History) -> pd.DataFrame:
     return decisions.table[["fate", "segments"]].astype({"fate": "str"})
 
 
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def worker_peak() -> float:
+    """VmHWM of a worker process (defined here so the workers need no benchmarks path)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) / 1024 for line in status
+                    if line.startswith("VmHWM:"))
 
 
 def main() -> None:
@@ -78,7 +80,7 @@ def main() -> None:
             together = frame.map_partitions(normalised).shuffle(on="to", npartitions=parts)
             spread = together.map_partitions(planned, history, meta=meta).compute()
             spread_s = time.perf_counter() - started
-            worker_peaks = client.run(peak_mib)
+            worker_peaks = client.run(worker_peak)
     started = time.perf_counter()
     one = planned(normalised(sheet), history)
     one_s = time.perf_counter() - started
