@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from _decide_reference import reference_decide
-from _results_reference import reference_build_results
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_decide_equal import NOWS, arguments
 
+from _decide_reference import reference_decide
+from _results_reference import reference_build_results
 from campaignkit.ledger import Record
 from campaignkit.results import build_results
+from test_decide_equal import NOWS, arguments
 
 STATUSES = ["pending", "sent", "dry-run", "failed", "unknown"]
 
