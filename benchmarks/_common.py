@@ -33,12 +33,17 @@ import pandas as pd
 __all__ = [
     "CACHE",
     "COLUMNS",
+    "EXCEL_ROWS",
+    "LARGEST_COLUMNS",
     "REGION",
     "Result",
     "Timing",
     "appointments",
     "bench",
     "format_table",
+    "largest_csv",
+    "largest_xlsx",
+    "peak_mib",
     "people",
     "people_csv",
     "people_xlsx",
@@ -223,6 +228,25 @@ def wanted(key: str) -> bool:
     if _ONLY is None:
         return True
     return any(key == item or key.startswith(item + "-") for item in _ONLY)
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory in MiB (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries it over from the parent through fork and exec, so a
+    child of a benchmark run that already held 1.2 GiB would report 1.2 GiB whatever it did.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS)
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def say(text: str) -> None:
@@ -437,6 +461,54 @@ def people_csv(n: int) -> Path:
         writer.writerow(COLUMNS)
         columns = [frame[c].tolist() for c in COLUMNS]
         writer.writerows([_shown(v) for v in row] for row in zip(*columns, strict=True))
+    partial.rename(path)
+    return path
+
+
+#: the most data rows a sheet holds: Excel's 1,048,576 rows less the header
+#: (https://support.microsoft.com/en-us/office/excel-specifications-and-limits-1672b34d-7043-467e-8e27-269d656771c3)
+EXCEL_ROWS = 1_048_575
+#: the largest sheet's columns (issue 17): an ID, names, a phone, a clinic and a date
+LARGEST_COLUMNS = ("patient_id", "first_name", "last_name", "phone", "clinic", "appt_date")
+
+
+def largest_csv(n: int = EXCEL_ROWS) -> Path:
+    """The largest sheet Excel holds, as a UTF-8 CSV in the cache (`LARGEST_COLUMNS`)."""
+    path = CACHE / f"largest_{n}.csv"
+    if path.exists():
+        return path
+    say(f"  writing {path.name} once...")
+    frame = people(n)
+    CACHE.mkdir(exist_ok=True)
+    partial = path.with_suffix(".part")
+    with open(partial, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(LARGEST_COLUMNS)
+        columns = [frame[c].tolist() for c in LARGEST_COLUMNS]
+        writer.writerows([_shown(v) for v in row] for row in zip(*columns, strict=True))
+    partial.rename(path)
+    return path
+
+
+def largest_xlsx(n: int = EXCEL_ROWS) -> Path:
+    """The largest sheet as .xlsx in the cache, real number and date cells (openpyxl, once:
+    about 3 minutes for 1M rows)."""
+    import openpyxl
+
+    path = CACHE / f"largest_{n}.xlsx"
+    if path.exists():
+        return path
+    say(f"  writing {path.name} once (openpyxl, about {max(1, n // 6000)} s)...")
+    frame = people(n)
+    CACHE.mkdir(exist_ok=True)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Recipients")
+    sheet.append(list(LARGEST_COLUMNS))
+    columns = [frame[c].tolist() for c in LARGEST_COLUMNS]
+    for row in zip(*columns, strict=True):
+        sheet.append([v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in row])
+    partial = path.with_suffix(".part")
+    book.save(partial)
     partial.rename(path)
     return path
 

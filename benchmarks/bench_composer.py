@@ -45,7 +45,8 @@ NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 def _state(rows: int, folder: str) -> ComposerState:
     frame = load_recipients(people(rows), default_region=REGION)
-    state = ComposerState(frame, default_region=REGION, ledger=folder / "ledger.db", clock=lambda: NOON)
+    state = ComposerState(frame, default_region=REGION, ledger=Path(folder) / "ledger.db",
+                          clock=lambda: NOON)
     state.set_settings(replace(state.settings, quiet_hours=False))
     state.set_secret("sociocs.api_key", "bench:key")
     state.set_secret("sociocs.channel_key", "twlo_16175550000")

@@ -14,7 +14,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from _common import (
     Result,
     appointments,
     bench,
+    peak_mib,
     people,
     people_csv,
     people_xlsx,
@@ -501,7 +501,7 @@ def _memory(n: int, quick: bool) -> list[Result]:
     note = (
         f"source: CSV file ({path.stat().st_size / 2**20:,.0f} MiB); RSS after imports "
         f"{report['rss_imports']:,.0f} MiB, after load {report['rss_load']:,.0f}, after render "
-        f"{report['rss_render']:,.0f}; peak = ru_maxrss of the child; "
+        f"{report['rss_render']:,.0f}; peak = VmHWM of the child; "
         f"load {report['load_s']:.1f} s, "
         f"render {report['render_s']:.1f} s; {report['rendered']:,} texts"
     )
@@ -539,8 +539,7 @@ def memory_child(path: str) -> None:
     report["render_s"] = time.perf_counter() - start
     report["rss_render"] = rss()
     report["rendered"] = int(rendered["text"].notna().sum())
-    # ru_maxrss is in KiB on Linux
-    report["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["peak_mib"] = peak_mib()
     print(json.dumps(report))
 
 

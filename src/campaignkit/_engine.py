@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import httpx
 import stamina
@@ -31,13 +31,36 @@ from .guardrails._suppression import opt_out_reason
 from .ledger import Fence, Ledger, LedgerWriter, Mode, Record
 from .policies import DEFAULT_TIMEOUT, Retry
 
-__all__ = ["DEFAULT_TIMEOUT", "Item", "Outcome", "Rows", "Sender", "parse_retry_after"]
+__all__ = ["DEFAULT_TIMEOUT", "Cells", "Item", "Outcome", "Rows", "Sender", "parse_retry_after"]
 
 logger = logging.getLogger("campaignkit.sending")
 
 #: consecutive rows that cannot connect at all before the run halts (the first row halts
 #: at once when nothing was sent yet: a wrong host or no network fails every request)
 UNREACHABLE_AFTER = 3
+
+
+class Cells(Sequence[Any]):
+    """One column's cells of the rows that go, read by the row's position in the frame.
+
+    The sender reads only the rows it sends: a million planned rows with ``limit=0`` never
+    become a million Python objects.
+    """
+
+    def __init__(self, values: Sequence[Any], at: Mapping[int, int]) -> None:
+        self._values, self._at = values, at
+
+    @overload
+    def __getitem__(self, position: int) -> Any: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[Any]: ...
+    def __getitem__(self, position: int | slice) -> Any:
+        if isinstance(position, slice):
+            raise TypeError("Cells are read one row at a time, by position")
+        return self._values[self._at[position]]
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass
@@ -124,7 +147,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 class Rows:
     """What the sender reads of each row, by position: its cells and what `decide` said."""
 
-    columns: dict[Any, list[Any]]
+    columns: Mapping[Any, Sequence[Any]]  # `Cells` of the rows that go
     closes_at: Sequence[datetime | None]  # the end of the recipient's window (quiet hours)
     segments: Sequence[int]
     costs: Sequence[Any]
@@ -152,9 +175,6 @@ class Sender:
     #: intent committed, waiting for the pacer's slot: certainly not sent yet
     queued: dict[str, Item] = field(default_factory=dict)
     writer: LedgerWriter | None = None
-    #: outcome writes not yet committed (the worker goes on meanwhile), and the first failure
-    unsettled: set[asyncio.Future[None]] = field(default_factory=set)
-    write_error: BaseException | None = None
     halt: SendError | None = None
     pause: CampaignPaused | None = None
     #: rows whose window closed before their slot: position -> when they may go
@@ -188,6 +208,11 @@ class Sender:
         assert self.writer is not None
         await self.writer.run(work)
 
+    @property
+    def write_error(self) -> BaseException | None:
+        """The first failure of an outcome's commit (nobody awaited it)."""
+        return self.writer.error if self.writer is not None else None
+
     def write_later(self, work: Callable[[Any], None]) -> None:
         """Queue an outcome's commit and go on: only the intent must precede a send.
 
@@ -195,14 +220,7 @@ class Sender:
         every one (and raises the first failure) before the results are read.
         """
         assert self.writer is not None
-        future = self.writer.submit(work)
-        self.unsettled.add(future)
-        future.add_done_callback(self.written)
-
-    def written(self, future: asyncio.Future[None]) -> None:
-        self.unsettled.discard(future)
-        if not future.cancelled() and future.exception() is not None and self.write_error is None:
-            self.write_error = future.exception()
+        self.writer.post(work)
 
     def settle(self, item: Item) -> None:
         for k in item.keys:
@@ -554,7 +572,8 @@ class Sender:
             raise
         finally:
             # Every outcome committed before the results are read (or the interrupt settles).
-            await asyncio.gather(*list(self.unsettled), return_exceptions=True)
+            if self.writer is not None:
+                await self.writer.drain()
         if self.write_error is not None:
             raise self.write_error
 
@@ -580,7 +599,7 @@ class Sender:
         self.inflight.clear()
 
 
-def chunks(items: list[Item], to: list[Any], size: int) -> list[Item]:
+def chunks(items: list[Item], to: Sequence[Any], size: int) -> list[Item]:
     """Bulk jobs: rows of one content, at most ``size`` each, never one number twice a job.
 
     Sociocs sends a job once per number unless ``duplicates_allowed`` (the bulk document),

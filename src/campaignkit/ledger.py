@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -313,8 +314,13 @@ class _Statement:
         step = 999 // self.width  # SQLite's oldest limit of parameters per statement
         for start in range(0, len(params), step):
             chunk = params[start:start + step]
-            db.execute(self.head + ", ".join([self.row] * len(chunk)) + self.tail,
-                       [value for row in chunk for value in row])
+            db.execute(self.sql(len(chunk)), [value for row in chunk for value in row])
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a few module-level statements
+    def sql(self, rows: int) -> str:
+        """The statement's text for ``rows`` rows (made once per size: SQLite's own
+        statement cache then finds it again)."""
+        return self.head + ", ".join([self.row] * rows) + self.tail
 
 
 _PENDING = _Statement(
@@ -1018,6 +1024,8 @@ class LedgerWriter:
         self._tick: _Batch | None = None
         self._waiting: list[_Batch] = []
         self._committing: list[_Batch] | None = None
+        #: the first failure of a write nobody awaited (`post`)
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name="campaignkit-ledger",
                                         daemon=True)
         self._thread.start()
@@ -1056,6 +1064,27 @@ class LedgerWriter:
         self._tick.futures.append(future)
         return future
 
+    def post(self, work: Work) -> None:
+        """Queue ``work(db)`` with nobody waiting for it (an outcome: only intents are awaited).
+
+        It commits in order like `submit`; a failure is kept in `error` (the first one), and
+        `drain` waits for it and every earlier write. No future a write: at a sender's top
+        rate a future and its callback per row are a visible share of the loop's time.
+        """
+        if self._closed:
+            raise RuntimeError("the ledger writer is closed")
+        if self._tick is None:
+            loop = asyncio.get_running_loop()
+            self._tick = _Batch(loop)
+            loop.call_soon(self._flush)
+        self._tick.works.append(work)
+        self._tick.posted = True
+
+    async def drain(self) -> None:
+        """Return once every write queued so far has committed or failed (see `error`)."""
+        with contextlib.suppress(Exception):  # a failure is kept in `error` for the caller
+            await self.submit(_nothing)
+
     def _flush(self) -> None:
         """On the loop: this pass's writes wait; start a transaction unless one commits."""
         self._take_tick()
@@ -1064,8 +1093,7 @@ class LedgerWriter:
             try:
                 self._execute(batches)
             except BaseException as exc:  # rolled back: every writer in it gets the error
-                for batch in batches:
-                    batch.settle(exc)
+                self._settle(batches, exc)
                 continue
             self._committing = batches
             self._queue.put(batches)
@@ -1113,9 +1141,14 @@ class LedgerWriter:
         """On the loop: the commit of ``batches`` ended; the waiting writes go next."""
         if self._committing is batches:
             self._committing = None
+        self._settle(batches, error)
+        self._flush()
+
+    def _settle(self, batches: list[_Batch], error: BaseException | None) -> None:
         for batch in batches:
             batch.settle(error)
-        self._flush()
+            if error is not None and batch.posted and self.error is None:
+                self.error = error
 
     def close(self) -> None:
         """Commit every write submitted so far, then stop the thread (idempotent).
@@ -1138,8 +1171,7 @@ class LedgerWriter:
                 self._commit()
             except BaseException as exc:
                 error = exc
-            for batch in batches:
-                batch.settle(error)
+            self._settle(batches, error)
             if error is not None:
                 raise error
 
@@ -1157,14 +1189,23 @@ class LedgerWriter:
 def _merged(works: Iterable[Work]) -> list[Work]:
     """``works`` in order, each run of upserts of one statement joined into one upsert."""
     out: list[Work] = []
+    joined: list[tuple[Any, ...]] | None = None  # the params of out[-1] when it is a join
     for work in works:
         last = out[-1] if out else None
         if (isinstance(work, Upsert) and isinstance(last, Upsert)
                 and last.statement is work.statement and last.fence == work.fence):
-            out[-1] = Upsert(work.statement, last.params + work.params, work.fence)
+            if joined is None:  # a new list once per run of upserts, then extended
+                joined = list(last.params)
+                out[-1] = Upsert(work.statement, joined, work.fence)
+            joined.extend(work.params)
         else:
             out.append(work)
+            joined = None
     return out
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    """A write that writes nothing (`LedgerWriter.drain` waits for it)."""
 
 
 @dataclass
@@ -1174,6 +1215,7 @@ class _Batch:
     loop: asyncio.AbstractEventLoop
     works: list[Work] = field(default_factory=list)
     futures: list[asyncio.Future[None]] = field(default_factory=list)
+    posted: bool = False  # holds writes nobody awaits (their failure goes to `error`)
 
     def settle(self, error: BaseException | None) -> None:
         for future in self.futures:

@@ -30,11 +30,14 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from .ledger import Record, resolve_hint
@@ -364,6 +367,9 @@ def build_results(
     rows settled before any request take their fate from ``decisions``; ``late`` holds the
     rows whose window closed before their slot (deferred). A refused run (``attrs`` from a
     refusal, no records) reports its sendable rows ``waiting``.
+
+    Built column by column: only the rows that made (or could make) a request are read one
+    by one, so a million rows planned and not sent cost arrays, not Python objects.
     """
     out = frame.copy()
     for name in RESULT_COLUMNS:
@@ -371,59 +377,70 @@ def build_results(
             out = out.rename(columns={name: f"{name} (sheet)"})
     table = decisions.table
     n = len(table)
-    keys, fates = table["key"].tolist(), table["fate"].tolist()
-    reasons = table["reason"].tolist()
-    earlier_ids, earlier_at = table["message_id"].tolist(), table["sent_at"].tolist()
-    attempts_before = table["attempts"].tolist()
-    held_until = [None if pd.isna(t) else t for t in table["sendable_at"]]
-    status: list[Any] = [None] * n
-    error: list[Any] = [None] * n
-    message_id: list[Any] = [None] * n
-    job_id: list[Any] = [None] * n
-    http_status: list[Any] = [None] * n
-    attempts: list[int] = [0] * n
-    sent_at: list[Any] = [None] * n
-    sendable_at: list[Any] = [None] * n
-    for i in range(n):
-        fate = fates[i]
-        if fate in ("send", "lookup"):
-            record = records.get(keys[i])
-            if i in late:
-                status[i], sendable_at[i] = "deferred", late[i]
-                error[i] = ("quiet hours: the recipient's window closed before the message's "
-                            f"turn; sendable at {late[i]:%Y-%m-%d %H:%M} UTC")
-            elif record is not None:
-                status[i] = "unknown" if record.status == "pending" else record.status
-                error[i], message_id[i], job_id[i] = record.error, record.message_id, record.job_id
-                http_status[i], attempts[i] = record.http_status, record.attempts
-                sent_at[i] = record.sent_at
-            elif fate == "lookup":
-                status[i], error[i] = "unknown", (
-                    f"{reasons[i]}; a live run asks the provider before sending it")
-            else:
-                status[i] = "waiting"
-            continue
-        status[i] = "skipped" if fate == "changed" else fate
-        error[i] = reasons[i]
-        attempts[i] = attempts_before[i]
-        if fate in ("already-sent", "failed", "unknown"):
-            message_id[i], sent_at[i] = earlier_ids[i], earlier_at[i]
-        if fate in ("deferred", "capped"):
-            sendable_at[i] = held_until[i]
+    fates = table["fate"].to_numpy(dtype=object)
+    status = fates.copy()
+    status[fates == "changed"] = "skipped"
+    error = table["reason"].to_numpy(dtype=object).copy()
+    attempts = table["attempts"].to_numpy(dtype=np.int64).copy()
+    message_id = np.full(n, None, dtype=object)
+    job_id = np.full(n, None, dtype=object)
+    http_status = np.full(n, None, dtype=object)
+    sent_at = np.full(n, None, dtype=object)
+    earlier = np.isin(fates, ["already-sent", "failed", "unknown"])
+    message_id[earlier] = table["message_id"].to_numpy(dtype=object)[earlier]
+    sent_at[earlier] = table["sent_at"].to_numpy(dtype=object)[earlier]
+    held = np.isin(fates, ["deferred", "capped"])
+    sendable_at = np.where(held, table["sendable_at"].to_numpy(dtype="datetime64[us]"),
+                           np.datetime64("NaT", "us"))
+    going = np.flatnonzero(np.isin(fates, ["send", "lookup"]))
+    error[going] = None
+    attempts[going] = 0
+    keys_of = table["key"].iloc[going].tolist()
+    for i, key in zip(going.tolist(), keys_of, strict=True):
+        record = records.get(key)
+        if i in late:
+            status[i] = "deferred"
+            sendable_at[i] = np.datetime64(late[i].astimezone(UTC).replace(tzinfo=None), "us")
+            error[i] = ("quiet hours: the recipient's window closed before the message's "
+                        f"turn; sendable at {late[i]:%Y-%m-%d %H:%M} UTC")
+        elif record is not None:
+            status[i] = "unknown" if record.status == "pending" else record.status
+            error[i], message_id[i], job_id[i] = record.error, record.message_id, record.job_id
+            http_status[i], attempts[i] = record.http_status, record.attempts
+            sent_at[i] = record.sent_at
+        elif fates[i] == "lookup":
+            status[i], error[i] = "unknown", (
+                f"{table['reason'].iat[i]}; a live run asks the provider before sending it")
+        else:
+            status[i] = "waiting"
     index = out.index
-    out["key"] = pd.Series([k or None for k in keys], index=index, dtype="str")
-    out["status"] = pd.Series(status, index=index, dtype="str")
-    out["error"] = pd.Series(error, index=index, dtype="str")
-    out["message_id"] = pd.Series(message_id, index=index, dtype="str")
-    out["job_id"] = pd.Series(job_id, index=index, dtype="str")
-    out["http_status"] = pd.Series(http_status, index=index, dtype="Int64")
-    out["attempts"] = pd.Series(attempts, index=index, dtype="int64")
-    out["sent_at"] = _utc(sent_at, index)
-    out["sendable_at"] = _utc(sendable_at, index)
+    keys = pa.array(table["key"].array)
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    columns = {
+        "key": pd.Series(pc.if_else(pc.equal(keys, ""), pa.scalar(None, keys.type), keys),
+                         index=index, dtype="str"),
+        "status": pd.Series(status, index=index, dtype="str"),
+        "error": pd.Series(error, index=index, dtype="str"),
+        "message_id": pd.Series(message_id, index=index, dtype="str"),
+        "job_id": pd.Series(job_id, index=index, dtype="str"),
+        "http_status": pd.Series(http_status, index=index, dtype="Int64"),
+        "attempts": pd.Series(attempts, index=index, dtype="int64"),
+        "sent_at": _utc(sent_at, index),
+        "sendable_at": pd.Series(sendable_at, index=index).dt.tz_localize(UTC),
+    }
+    for name, column in columns.items():
+        out[name] = column
     out.attrs = {**frame.attrs, **attrs}
     return out
 
 
-def _utc(values: list[Any], index: pd.Index) -> pd.Series:
-    moments = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
-    return pd.Series(moments.array, index=index).astype("datetime64[us, UTC]")
+def _utc(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """ISO 8601 texts (or None) as UTC times; only the texts present are parsed."""
+    moments = np.full(len(values), np.datetime64("NaT", "us"))
+    present = np.flatnonzero(pd.notna(values))
+    if len(present):
+        parsed = pd.to_datetime(pd.Series(values[present], dtype=object), utc=True,
+                                format="ISO8601")
+        moments[present] = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+    return pd.Series(moments, index=index).dt.tz_localize(UTC)

@@ -52,7 +52,7 @@ import httpx
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ._engine import DEFAULT_TIMEOUT, Item, Rows, Sender, chunks, parse_retry_after
+from ._engine import DEFAULT_TIMEOUT, Cells, Item, Rows, Sender, chunks, parse_retry_after
 from ._errors import EXAMPLES, AuthFailed, CampaignError, CampaignPaused, SendError, require
 from ._loop import run_blocking
 from ._pacer import Pacer, VirtualClock
@@ -387,10 +387,13 @@ def _sender(frame: pd.DataFrame, channel: Channel, campaign: str, books: _Books,
     else:
         pacer = Pacer(rate)
     table = decisions.table
-    rows = Rows(columns={c: frame[c].tolist() for c in frame.columns},
-                closes_at=[None if pd.isna(t) else t.to_pydatetime()
-                           for t in table["closes_at"]],
-                segments=table["segments"].tolist(), costs=table["cost"].tolist())
+    goes = sorted(decisions.order)  # only these rows are ever read
+    at = {p: j for j, p in enumerate(goes)}
+    part = frame.iloc[goes]
+    closes = table["closes_at"].iloc[goes]
+    rows = Rows(columns={c: Cells(part[c].tolist(), at) for c in part.columns},
+                closes_at=Cells([None if pd.isna(t) else t.to_pydatetime() for t in closes], at),
+                segments=table["segments"].to_numpy(), costs=table["cost"].to_numpy(dtype=object))
     return Sender(
         channel=channel, campaign=campaign, mode=books.mode, book=books.book,
         fence=books.claim.fence if books.claim is not None else None, pacer=pacer,
@@ -417,19 +420,22 @@ def _items(frame: pd.DataFrame, decisions: Decisions, *, live: bool, bulk: bool 
            ) -> list[Item]:
     """The requests to make, in the decided order (rows in doubt first)."""
     table = decisions.table
-    keys, digests = table["key"].tolist(), table["digest"].tolist()
-    fates, attempts = table["fate"].tolist(), table["attempts"].tolist()
-    labels = [str(label) for label in table.index]
+    order = list(decisions.order)  # only these rows are read
+    part = table.iloc[order]
+    keys, digests = part["key"].tolist(), part["digest"].tolist()
+    fates, attempts = part["fate"].tolist(), part["attempts"].tolist()
+    labels = [str(label) for label in part.index]
     items: list[Item] = []
-    for i in decisions.order:
-        if fates[i] == "lookup" and not live:
+    for j, i in enumerate(order):
+        if fates[j] == "lookup" and not live:
             continue  # a dry run cannot ask the provider: the row stays in doubt
-        items.append(Item([i], [keys[i]], [digests[i]], [labels[i]], attempts=attempts[i],
-                          in_doubt=fates[i] == "lookup"))
+        items.append(Item([i], [keys[j]], [digests[j]], [labels[j]], attempts=attempts[j],
+                          in_doubt=fates[j] == "lookup"))
     if not bulk:
         return items
-    n = len(frame)
-    columns = {c: frame[c].tolist() if c in frame.columns else [None] * n
+    at = {p: j for j, p in enumerate(order)}
+    rows = frame.iloc[order]
+    columns = {c: Cells(rows[c].tolist() if c in rows.columns else [None] * len(order), at)
                for c in ("to", "text", "media", "template")}
     for item in items:
         p = item.positions[0]

@@ -4,6 +4,7 @@ A channel never sends. The sender (and `preview`) hand it one rendered row at a 
 
 - ``problems(row, row_number=...)`` checks every rule the provider's documents state and
   returns the row's problems (an empty tuple when the row can be sent);
+  ``problems_frame(frame)`` answers the same for every row of a frame at once;
 - ``build_request(row, key=...)`` returns the exact ``httpx.Request`` a live send would make;
 - ``parse_response(response)`` turns the provider's answer into a `Receipt`;
 - where ``supports_lookup``, ``build_lookup_request(key)`` and ``parse_lookup(response, key)``
@@ -29,10 +30,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._errors import ChannelError, LookupInconclusive
 from ..message import Media, Template
-from ..problems import Problem
+from ..problems import Problem, row_number
 from ._secrets import REDACTED, Redactor, check_base_url, is_loopback, public_url
 
 __all__ = ["REDACTED", "Channel", "LookupInconclusive", "RateLimit", "Receipt", "Row"]
@@ -132,6 +137,16 @@ class Channel(ABC):
     def problems(self, row: Row, *, row_number: int | None) -> tuple[Problem, ...]:
         """The provider's rules this row breaks; empty when it can be sent."""
 
+    def problems_frame(self, frame: pd.DataFrame) -> pd.Series:
+        """Every row's `problems` at once: a Series of tuples indexed like ``frame``.
+
+        Pure like `problems` and equal to it on every row (each with the row number of its
+        label), including the `ColumnError` a misnamed column raises. Providers answer the
+        common rows (text, no media, no template) with array operations; this default asks
+        `problems` row by row.
+        """
+        return problems_series(frame, problems_per_row(self, frame, range(len(frame))))
+
     @abstractmethod
     def build_request(self, row: Row, *, key: str) -> httpx.Request:
         """The exact request for one row (call `problems` first)."""
@@ -216,6 +231,97 @@ class Channel(ABC):
 
 
 # -- shared helpers for the provider modules ----------------------------------------
+
+def problems_per_row(channel: Channel, frame: pd.DataFrame, positions: Sequence[int] | np.ndarray
+                     ) -> dict[int, tuple[Problem, ...]]:
+    """`Channel.problems` of the rows at ``positions``: the rows that have any, by position."""
+    positions = list(positions)
+    if not positions:
+        return {}
+    part = frame.iloc[positions]
+    columns = {c: part[c].tolist() for c in part.columns}
+    labels = part.index.tolist()
+    found: dict[int, tuple[Problem, ...]] = {}
+    for j, position in enumerate(positions):
+        row = {c: values[j] for c, values in columns.items()}
+        problems = tuple(channel.problems(row, row_number=row_number(labels[j])))
+        if problems:
+            found[position] = problems
+    return found
+
+
+def problems_series(frame: pd.DataFrame, found: dict[int, tuple[Problem, ...]]) -> pd.Series:
+    """A Series of every row's problems (``()`` where none) from those of the rows with any."""
+    values = np.empty(len(frame), dtype=object)
+    values.fill(())
+    for position, problems in found.items():
+        values[position] = problems
+    return pd.Series(values, index=frame.index, dtype=object, name="problems")
+
+
+#: rows a provider checks at a time (the text converted a chunk at a time)
+_CHUNK = 65_536
+
+
+@dataclass(frozen=True)
+class TextOnly:
+    """The rows of a frame a provider can check with array operations: text, nothing else.
+
+    ``rows`` marks rows without media (the empty tuple) and without a template (None), whose
+    text is a string or missing; ``length`` is the text's length in characters (``len``),
+    -1 where `row_text` gives None (missing). Every other row is checked by `problems`.
+    """
+
+    rows: np.ndarray
+    length: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> TextOnly:
+        """Find the text-only rows of ``frame``."""
+        n = len(frame)
+        rows = np.ones(n, dtype=bool)
+        if "media" in frame.columns:
+            nothing = np.empty((), dtype=object)
+            nothing[()] = ()
+            try:
+                rows &= np.asarray(np.equal(frame["media"].to_numpy(dtype=object), nothing),
+                                   dtype=bool)
+            except (TypeError, ValueError):  # cells numpy cannot compare: row by row
+                rows[:] = False
+        if "template" in frame.columns:
+            rows &= np.asarray(pd.isna(frame["template"].to_numpy(dtype=object)), dtype=bool)
+        length = np.full(n, -1, dtype=np.int64)
+        if "text" not in frame.columns:
+            return cls(rows, length)
+        column = frame["text"]
+        values = column.to_numpy(dtype=object) if column.dtype.kind == "O" else None
+        for start in range(0, n, _CHUNK):  # object text converted a chunk at a time
+            stop = min(start + _CHUNK, n)
+            try:  # Arrow-backed text is read as it is
+                text = (pa.array(values[start:stop], type=pa.large_string(), from_pandas=True)
+                        if values is not None else pa.array(column.iloc[start:stop],
+                                                            from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: row by row
+                rows[start:stop] = False
+                continue
+            if isinstance(text, pa.ChunkedArray):
+                text = text.combine_chunks()
+            if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+                rows[start:stop] = False
+                continue
+            # row_text: a missing or empty text is None; pd.NA is the text "<NA>"
+            part = np.array(pc.utf8_length(text).fill_null(-1), dtype=np.int64)
+            part[part == 0] = -1
+            null = np.asarray(text.is_null(), dtype=bool)
+            if null.any():
+                cells = values[start:stop] if values is not None else column.iloc[
+                    start:stop].to_numpy(dtype=object)
+                odd = np.array([not (c is None or (isinstance(c, float) and c != c))
+                                for c in cells[null]], dtype=bool)
+                rows[start + np.flatnonzero(null)[odd]] = False
+            length[start:stop] = part
+        return cls(rows, length)
+
 
 def row_text(row: Row) -> str | None:
     """The row's rendered text, None when it has none (None, NaN or the empty string)."""

@@ -21,20 +21,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import httpx
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from .._errors import ChannelError
 from ..message import Media, Template
-from ..problems import Problem
+from ..problems import Problem, row_number
 from ._base import (
     Channel,
     LookupInconclusive,
     RateLimit,
     Receipt,
     Row,
+    TextOnly,
     http_reason,
     media_url_message,
     parse_aware,
+    problems_per_row,
+    problems_series,
     response_json,
     row_media,
     row_template,
@@ -352,6 +357,35 @@ class Bird(Channel):
                 for message in _template_rules(template)
             )
         return tuple(found)
+
+    def problems_frame(self, frame: pd.DataFrame) -> pd.Series:
+        """`problems` of every row; text-only rows by array operations (see `Channel`).
+
+        The 35-day rule reads the clock once for the whole frame.
+        """
+        plain = TextOnly.of(frame)
+        found = problems_per_row(self, frame, np.flatnonzero(~plain.rows))
+        schedule: str | None = self._schedule_problem
+        if schedule is None and self._schedule is not None:
+            wire, when = self._schedule
+            latest = self._now() + MAX_SCHEDULE_AHEAD
+            if when > latest:
+                schedule = (f'scheduledFor "{wire}" is more than 35 days ahead and Bird rejects '
+                            f"it: schedule it at {latest.isoformat(timespec='seconds')} or "
+                            "earlier")
+        empty = plain.length < 0
+        flagged = plain.rows & empty if schedule is None else plain.rows
+        labels = frame.index
+        for position in np.flatnonzero(flagged).tolist():
+            number = row_number(labels[position])
+            problems: list[Problem] = []
+            if schedule is not None:
+                problems.append(Problem(number, None, schedule, "schedule"))
+            if empty[position]:
+                problems.append(Problem(number, "text", "the message is empty: give it text, "
+                                        "media or a template", "content"))
+            found[position] = tuple(problems)
+        return problems_series(frame, found)
 
     # -- requests ----------------------------------------------------------------------
 

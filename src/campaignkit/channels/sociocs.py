@@ -22,21 +22,25 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Literal, get_args
 
 import httpx
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer
 
 from .._errors import ChannelError, ColumnError
 from ..message import Media, Template
-from ..problems import Problem
+from ..problems import Problem, row_number
 from ._base import (
     Channel,
     Receipt,
     Row,
+    TextOnly,
     cell_text,
     empty_variable_message,
     http_reason,
     media_url_message,
     parse_aware,
+    problems_per_row,
+    problems_series,
     response_json,
     row_media,
     row_template,
@@ -65,6 +69,9 @@ SociocsProvider = Literal["twlo", "twlowa", "gswa"]
 
 #: Twilio's limit on a message body, which Sociocs enforces (SOC-BUBBLE; docs/providers/sociocs.md).
 MAX_TEXT = 1600
+# `problems`' words for an empty message (problems_frame says the same; a test checks it)
+_EMPTY = ("the message is empty: give it text, one media file (twlo) or a WhatsApp template "
+          "(twlowa, gswa)")
 #: A Twilio Content SID (TW-OAI ``ContentSid``; docs/providers/sociocs.md).
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 #: The keys of a Gupshup template's ``variables`` (seed 001, "template for provider gswa").
@@ -415,6 +422,35 @@ class Sociocs(Channel):
                 for column, message in self._template_rules(template):
                     add(column, message, "content")
         return tuple(found)
+
+    def problems_frame(self, frame: pd.DataFrame) -> pd.Series:
+        """`problems` of every row; text-only rows by array operations (see `Channel`)."""
+        plain = TextOnly.of(frame)
+        # Row 0 always row by row: a misnamed column raises exactly as `problems` does.
+        slow = np.flatnonzero(~plain.rows)
+        found = problems_per_row(self, frame, [0, *slow[slow != 0].tolist()] if len(frame)
+                                 else [])
+        empty = plain.length < 0
+        long = plain.length > MAX_TEXT
+        flagged = plain.rows & (empty | long) if not self._schedule_problem else plain.rows.copy()
+        flagged[:1] = False
+        labels = frame.index
+        for position in np.flatnonzero(flagged).tolist():
+            number = row_number(labels[position])
+            problems: list[Problem] = []
+            if self._schedule_problem:
+                problems.append(Problem(number, None, self._schedule_problem, "schedule"))
+            if empty[position]:
+                problems.append(Problem(number, "text", _EMPTY, "content"))
+            elif long[position]:
+                size = int(plain.length[position])
+                problems.append(Problem(
+                    number, "text",
+                    f"text is {size:,} characters; Sociocs rejects text over {MAX_TEXT:,} "
+                    f"characters: shorten it by {size - MAX_TEXT:,}",
+                    "content"))
+            found[position] = tuple(problems)
+        return problems_series(frame, found)
 
     def _template_rules(self, template: Template) -> list[tuple[str, str]]:
         rules: list[tuple[str, str]] = []

@@ -20,19 +20,24 @@ from typing import Any, ClassVar, Literal, get_args
 from urllib.parse import quote, urlsplit
 
 import httpx
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .._errors import ChannelError
 from ..message import Media
-from ..problems import Problem
+from ..problems import Problem, row_number
 from ._base import (
     Channel,
     RateLimit,
     Receipt,
     Row,
+    TextOnly,
     empty_variable_message,
     http_reason,
     media_url_message,
+    problems_per_row,
+    problems_series,
     response_json,
     row_media,
     row_template,
@@ -269,6 +274,19 @@ class TextUs(Channel):
                 if isinstance(value, str) and not value.strip():
                     add("template", empty_variable_message(path))
         return tuple(found)
+
+    def problems_frame(self, frame: pd.DataFrame) -> pd.Series:
+        """`problems` of every row; text-only rows by array operations (see `Channel`)."""
+        plain = TextOnly.of(frame)
+        found = problems_per_row(self, frame, np.flatnonzero(~plain.rows))
+        if self.saved_reply is None:
+            labels = frame.index
+            for position in np.flatnonzero(plain.rows & (plain.length < 0)).tolist():
+                found[position] = (Problem(
+                    row_number(labels[position]), "text",
+                    "the message is empty: give it text, an attachment or (on WhatsApp) a "
+                    "template", "content"),)
+        return problems_series(frame, found)
 
     # -- requests ----------------------------------------------------------------------
 

@@ -1,0 +1,187 @@
+"""Whole columns at once for `campaignkit.decide`: keys, content digests, cells' classes.
+
+Each function gives, for every row, exactly what the per-row function it replaces gives
+(``decisions.row_keys``' ``str(cell).strip()``, ``decisions.content_digest``), with Arrow
+kernels for the common cells and the per-row function for any other cell, so the answers
+never depend on which path a row took (tests/test_decide_equal.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["digests", "empty_tuples", "null_like", "strings", "stripped", "text_chunk"]
+
+_NOTHING = np.empty((), dtype=object)
+_NOTHING[()] = ()
+# What json.dumps escapes in a string (ensure_ascii=False): controls, the quote, the backslash.
+_ESCAPED = r'[\x00-\x1f"\\]'
+_OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
+    pa.scalar(part, pa.large_string())
+    for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
+#: rows hashed at a time (the rows' JSON is built a chunk at a time)
+_CHUNK = 65_536
+_HEX = np.array([f"{b:02x}".encode() for b in range(256)], dtype="S2").view(np.uint16)
+
+
+def empty_tuples(values: np.ndarray) -> np.ndarray:
+    """Which cells hold the empty tuple (``()``, the `problems` and ``media`` of most rows)."""
+    try:
+        return np.asarray(np.equal(values, _NOTHING), dtype=bool)
+    except (TypeError, ValueError):  # cells that compare oddly (pd.NA, arrays): one by one
+        return np.array([isinstance(v, tuple) and not v for v in values], dtype=bool)
+
+
+def null_like(values: np.ndarray) -> np.ndarray:
+    """Which cells are None or a float NaN (what the per-row code reads as missing).
+
+    pandas' ``isna`` also says yes to ``pd.NA`` and ``NaT``, which ``str()`` and JSON spell
+    out; those cells are answered no.
+    """
+    found = np.array(pd.isna(values), dtype=bool)
+    if found.any():
+        odd = {type(v) for v in values[found]} - {type(None), float}
+        if odd:
+            found &= np.array([v is None or (isinstance(v, float) and math.isnan(v))
+                               for v in values], dtype=bool)
+    return found
+
+
+def strings(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
+    """A column as an Arrow string array (large or not, as stored), and where it is null.
+
+    None when a cell is neither a string nor missing, or when a missing cell is ``pd.NA``
+    (whose ``str()`` is ``"<NA>"``): the caller then goes row by row.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA and series.hasnans:
+        return None
+    try:
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type):
+        arr = pa.nulls(len(arr), pa.large_string())
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    null = np.asarray(arr.is_null(), dtype=bool)
+    if null.any() and dtype.kind == "O" and not null_like(
+            series.to_numpy(dtype=object)[null]).all():
+        return None
+    return arr, null
+
+
+def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
+    """``strip`` of every string: Python's own strip, asked only where a string starts or
+    ends with anything but printable ASCII (elsewhere it changes nothing)."""
+    edge = np.asarray(pc.match_substring_regex(arr, r"^[^!-~]|[^!-~]$").fill_null(False))
+    if not edge.any():
+        return arr
+    idx = np.flatnonzero(edge)
+    fixed = [strip(v) for v in arr.take(pa.array(idx)).to_pylist()]
+    values = np.full(len(arr), None, dtype=object)
+    values[idx] = fixed
+    return pc.coalesce(pa.array(values, arr.type), arr)
+
+
+def _escaped(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``arr`` with ``"``, ``\\`` and ``\n`` escaped as ``json.dumps`` does, in ``rows`` only."""
+    if not rows.any():
+        return arr
+    idx = np.flatnonzero(rows)
+    part = arr.take(pa.array(idx))
+    for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n")):
+        part = pc.replace_substring(part, old, new)
+    values = np.full(len(arr), None, dtype=object)
+    values[idx] = part.to_pylist()
+    return pc.coalesce(pa.array(values, arr.type), arr)
+
+
+def text_chunk(series: pd.Series, start: int, stop: int) -> tuple[pa.Array, np.ndarray] | None:
+    """Rows ``start:stop`` of a text column as Arrow strings, and where they are missing.
+
+    An Arrow-backed column is sliced as it is; an object column (what `render` gives) is
+    converted a chunk at a time, so the whole text never exists twice. None when a cell is
+    neither a string nor missing, or missing as ``pd.NA`` (whose ``str()`` is ``"<NA>"``).
+    """
+    dtype = series.dtype
+    try:
+        if dtype.kind == "O":
+            values = series.to_numpy(dtype=object)[start:stop]
+            arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+        else:
+            arr = pa.array(series.iloc[start:stop], from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    null = np.asarray(arr.is_null(), dtype=bool)
+    if null.any():
+        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+            return None
+        if dtype.kind == "O" and not null_like(values[null]).all():
+            return None
+    return arr, null
+
+
+def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
+            digest: Callable[[int], str]) -> pa.Array:
+    """``content_digest`` of every row: sha256 of ``json.dumps([to, text, [], null])``.
+
+    ``to`` holds strings; ``text`` is the text column (None when there is none); ``simple``
+    marks the rows whose media is ``()`` and template missing, the only rows built here;
+    ``digest(position)`` gives any other row's digest the per-row way. The result is a
+    large_string array (what pandas' ``str`` dtype stores), built without a Python string a
+    row, a chunk of rows at a time.
+    """
+    n = len(to)
+    slow = ~simple
+    raw = bytearray(32 * n)
+    sha = hashlib.sha256
+    for start in range(0, n, _CHUNK):  # a chunk at a time: the JSON never all in memory
+        stop = min(start + _CHUNK, n)
+        to_part = to[start:stop].cast(pa.large_string())
+        found = text_chunk(text, start, stop) if text is not None else None
+        if found is None:
+            text_part = pa.nulls(stop - start, pa.large_string())
+            if text is not None:
+                slow[start:stop] = True
+        else:
+            text_part = found[0].cast(pa.large_string())
+        parts = []
+        for column in (to_part, text_part):
+            escape = np.asarray(pc.match_substring_regex(column, _ESCAPED).fill_null(False))
+            if escape.any():  # a control other than a newline: row by row
+                slow[start:stop] |= escape & np.asarray(pc.match_substring_regex(
+                    column, r"[\x00-\x09\x0b-\x1f]").fill_null(False))
+            parts.append(_escaped(column, escape & ~slow[start:stop]))
+        # Each row's JSON in one buffer; a missing text (null) is written by a second join.
+        blobs = pc.binary_join_element_wise(_OPEN, parts[0], _BETWEEN, parts[1], _CLOSE, _NONE)
+        if text_part.null_count:
+            blobs = pc.coalesce(blobs, pc.binary_join_element_wise(
+                _OPEN, parts[0], _NULL_TEXT, _NONE))
+        blobs = blobs.cast(pa.large_binary())
+        offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
+            blobs.offset:blobs.offset + len(blobs) + 1].tolist()
+        data = memoryview(blobs.buffers()[2]) if len(blobs) else memoryview(b"")
+        # One sha256 a row is the floor (no Arrow kernel hashes); the rest is array work.
+        raw[32 * start:32 * stop] = b"".join([sha(data[a:b]).digest()
+                                              for a, b in pairwise(offsets)])
+    for i in np.flatnonzero(slow).tolist():
+        raw[32 * i:32 * i + 32] = bytes.fromhex(digest(i))
+    hexed = _HEX[np.frombuffer(raw, dtype=np.uint8)].tobytes() if n else b""
+    return pa.Array.from_buffers(
+        pa.large_string(), n,
+        [None, pa.py_buffer(np.arange(0, 64 * n + 1, 64, dtype=np.int64)), pa.py_buffer(hexed)])
