@@ -13,6 +13,7 @@ from campaignkit._phones import (
     PhoneResult,
     _fast_resolve,
     _resolve,
+    _Resolved,
     check_countries,
     check_region,
     normalise_phone,
@@ -391,6 +392,35 @@ def test_fast_path_takes_common_forms(
 ) -> None:
     """The metadata fast path answers the everyday forms itself and leaves the rest."""
     assert {k: r.e164 for k, r in _fast_resolve(keys, region).items()} == expected
+
+
+@pytest.mark.parametrize(
+    ("keys", "region", "expected"),
+    [
+        # A calling code shared by several regions names the one phonenumbers names.
+        (
+            ["07509992106", "+447524412208"],
+            "GB",
+            {"07509992106": _Resolved("+447509992106", country="JE"),
+             "+447524412208": _Resolved("+447524412208", country="IM")},
+        ),
+        (["4166715555"], "US", {"4166715555": _Resolved("+14166715555", country="CA")}),
+        # Surely invalid: valid in no region of the code, and no lost plus to try.
+        (
+            ["07911692675", "+4479116926"],
+            "GB",
+            {"07911692675": _Resolved("", failure="invalid", region="GB"),
+             "+4479116926": _Resolved("", failure="invalid", region="GB")},
+        ),
+        # Left to phonenumbers: digits that a lost plus might make valid elsewhere.
+        (["16465550102", "4166715555"], "GB", {}),
+    ],
+)
+def test_fast_path_answers_shared_codes_and_sure_failures(
+    keys: list[str], region: str, expected: dict[str, _Resolved]
+) -> None:
+    """The fast path names the region of a shared calling code and answers sure failures."""
+    assert _fast_resolve(keys, region) == expected
 
 
 def _example_nsns() -> list[tuple[str, str, str]]:

@@ -536,6 +536,15 @@ class _Desc:
 
 
 @dataclass(frozen=True, slots=True)
+class _Rules:
+    """What makes a national significant number valid in one region (phonenumbers'
+    ``_number_type_helper`` is not UNKNOWN): the general description, then any type's."""
+
+    general: _Desc
+    types: tuple[_Desc, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """What the fast path needs of one region's metadata."""
 
@@ -557,32 +566,42 @@ def _desc(desc: object) -> _Desc | None:
 
 
 @functools.cache
+def _rules(region: str) -> _Rules | None:
+    """A region's validity rules, or None where its metadata lacks them."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return None
+    general = _desc(meta.general_desc)
+    # The types phonenumbers' _number_type_helper tries; any match means "not UNKNOWN".
+    kinds = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip",
+             "personal_number", "pager", "uan", "voicemail")  # fmt: skip
+    types = tuple(d for d in (_desc(getattr(meta, k)) for k in kinds) if d is not None)
+    return None if general is None or not types else _Rules(general, types)
+
+
+@functools.cache
 def _plan(region: str) -> _Plan | None:
     """The fast-path plan for a region, or None where its parse is too intricate to mirror."""
     meta = PhoneMetadata.metadata_for_region(region)
     if meta is None or meta.leading_digits is not None or meta.country_code is None:
         return None
     if phonenumbers.COUNTRY_CODE_TO_REGION_CODE[meta.country_code][0] != region:
-        return None  # not the main region of its code: phonenumbers may pick another region
-    general = _desc(meta.general_desc)
-    # The types phonenumbers' _number_type_helper tries; any match means "not UNKNOWN".
-    kinds = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip",
-             "personal_number", "pager", "uan", "voicemail")  # fmt: skip
-    types = tuple(d for d in (_desc(getattr(meta, k)) for k in kinds) if d is not None)
-    if general is None or not types:
+        return None  # not the main region of its code: the code's parse is its main region's
+    rules = _rules(region)
+    if rules is None:
         return None
     parsing = meta.national_prefix_for_parsing or None
     grouped = bool(
         parsing and (re.compile(parsing).groups or meta.national_prefix_transform_rule)
     )
     trunk = meta.national_prefix or ""
-    rules = [f.national_prefix_formatting_rule for f in meta.number_format]
-    shown = bool(trunk) and any(r and trunk in r.split("\\1")[0] for r in rules)
+    formats = [f.national_prefix_formatting_rule for f in meta.number_format]
+    shown = bool(trunk) and any(r and trunk in r.split("\\1")[0] for r in formats)
     return _Plan(
         region=region,
         code=str(meta.country_code),
-        general=general,
-        types=types,
+        general=rules.general,
+        types=rules.types,
         national_prefix=parsing,
         prefix_groups=grouped,
         international_prefix=meta.international_prefix or None,
@@ -609,24 +628,113 @@ def _matches(arr: pa.Array, lengths: np.ndarray, desc: _Desc) -> np.ndarray:
     return out
 
 
-def _valid(nsn: pa.Array, plan: _Plan) -> np.ndarray:
-    """``is_valid_number`` for national significant numbers of the plan's own region."""
+def _valid(nsn: pa.Array, rules: _Plan | _Rules) -> np.ndarray:
+    """``_number_type_helper(nsn) != UNKNOWN`` with a region's rules."""
     lengths = np.asarray(pc.utf8_length(nsn))
-    ok = _matches(nsn, lengths, plan.general)
+    ok = _matches(nsn, lengths, rules.general)
     if not ok.any():
         return ok
     typed = np.zeros(len(nsn), bool)
-    for desc in plan.types:
+    for desc in rules.types:
         typed |= _matches(nsn, lengths, desc)
     return ok & typed
 
 
+def _claim(nsn: pa.Array, code: str) -> np.ndarray:
+    """``is_valid_number`` for national significant numbers of calling code ``code``, with
+    the region ``region_code_for_number`` names: the code's only region, else the first of
+    its regions whose leading digits match or (without leading digits) whose types do.
+
+    One value per number: the region where valid, ``""`` where surely invalid, None where
+    the metadata is beyond this mirror (phonenumbers decides).
+    """
+    out = np.full(len(nsn), None, dtype=object)
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ())
+    open_ = np.ones(len(nsn), bool)
+    for region in regions:
+        meta = PhoneMetadata.metadata_for_region(region)
+        if meta is None:
+            continue
+        rules = _rules(region)
+        if rules is None:
+            return out
+        idx = np.flatnonzero(open_)
+        if not len(idx):
+            break
+        sub = _take(nsn, idx)
+        if len(regions) > 1 and meta.leading_digits is not None:
+            claims = _starts(sub, meta.leading_digits)
+            valid = np.zeros(len(sub), bool)
+            valid[claims] = _valid(sub.filter(pa.array(claims)), rules)
+        else:
+            valid = _valid(sub, rules)
+            claims = np.ones(len(sub), bool) if len(regions) == 1 else valid
+        out[idx[claims & valid]] = region
+        out[idx[claims & ~valid]] = ""
+        open_[idx[claims]] = False
+    out[open_] = ""  # no region of the code claims it: not valid anywhere
+    return out
+
+
+def _sure(claimed: np.ndarray) -> np.ndarray:
+    """Where `_claim` found a valid number."""
+    return np.fromiter((bool(c) for c in claimed), bool, len(claimed))
+
+
+#: The repairs a fast-path route implies, by the code `_Fast.route` holds.
+_ROUTE_REPAIRS: tuple[tuple[str, ...], ...] = ((), ("added-plus",), ("added-leading-zero",))
+_AS_IS, _PLUS, _ZERO = range(3)
+# The national significant number lengths phonenumbers parses without raising.
+_NSN_LENGTHS = (2, 17)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fast:
+    """The fast path's answers by position in its keys: where ``found``, the E.164, the
+    repair of the route taken (`_ROUTE_REPAIRS`) and the number's country; where
+    ``invalid`` is a region, the key is surely not a valid number (named in that region)."""
+
+    found: np.ndarray  # bool
+    e164: np.ndarray  # object: str where found
+    route: np.ndarray  # int8
+    country: np.ndarray  # object: str where found
+    invalid: np.ndarray  # object: the region a failure names, None elsewhere
+
+    @classmethod
+    def empty(cls, n: int) -> _Fast:
+        return cls(np.zeros(n, bool), np.full(n, "", object), np.zeros(n, np.int8),
+                   np.full(n, None, object), np.full(n, None, object))
+
+    def put(self, positions: np.ndarray, e164: pa.Array, country: str | np.ndarray,
+            route: int | np.ndarray = _AS_IS) -> None:
+        if not len(positions):
+            return
+        self.found[positions] = True
+        self.e164[positions] = e164.to_numpy(zero_copy_only=False)
+        self.route[positions] = route
+        self.country[positions] = country
+
+    def resolved(self, i: int) -> _Resolved:
+        if self.invalid[i] is not None:
+            return _Resolved("", failure="invalid", region=self.invalid[i])
+        return _Resolved(str(self.e164[i]), _ROUTE_REPAIRS[self.route[i]],
+                         country=self.country[i])
+
+
 def _fast_resolve(keys: list[str], region: str | None) -> dict[str, _Resolved]:
-    """Resolve the keys the metadata answers for sure; the rest are absent from the result.
+    """`_fast_answers` as a mapping of the keys it answers to their results."""
+    fast = _fast_answers(pa.array(keys, pa.string()), region)
+    known = fast.found | (fast.invalid != None)  # noqa: E711 (elementwise)
+    return {keys[i]: fast.resolved(i) for i in np.flatnonzero(known).tolist()}
+
+
+def _fast_answers(arr: pa.Array, region: str | None) -> _Fast:
+    """Resolve the keys the metadata answers for sure; the rest are left to phonenumbers.
 
     Each accepted form follows one route through ``phonenumbers.parse`` (see its source:
     ``_maybe_strip_i18n_prefix_and_normalize``, ``_maybe_extract_country_code``,
-    ``_maybe_strip_national_prefix_carrier_code``):
+    ``_maybe_strip_national_prefix_carrier_code``), and validity follows
+    ``is_valid_number`` over every region of the calling code (`_claim`):
 
     * ``+<cc><nsn>``, and ``+<cc><trunk prefix><nsn>`` (``+44 (0)7700 900123``) where the
       prefix is stripped because nsn is valid;
@@ -635,125 +743,169 @@ def _fast_resolve(keys: list[str], region: str | None) -> dict[str, _Resolved]:
       whole key is not a national number of R but nsn is (phonenumbers' lost-plus rule);
       and ``<R's international prefix><cc>...`` (``00353...`` in GB) as ``+<cc>...``, when
       no 0 follows the prefix.
+
+    Surely invalid: ``+<cc><nsn>`` whose nsn is valid in no region of the code, and a
+    national key starting with 0 (so no lost plus can save it) that is invalid whether or
+    not its trunk prefix is stripped. Only keys of the form ``+?digits`` are considered.
     """
-    out: dict[str, _Resolved] = {}
-    if not keys:
-        return out
-    arr = pa.array(keys, pa.string())
-    plus = np.asarray(pc.starts_with(arr, "+"))
-    _fast_international(arr, np.flatnonzero(plus), out)
+    fast = _Fast.empty(len(arr))
+    if not len(arr):
+        return fast
+    keyed = np.asarray(pc.match_substring_regex(arr, r"^\+?[0-9]+$").fill_null(False))
+    plus = np.asarray(pc.starts_with(arr, "+").fill_null(False)) & keyed
+    idx = np.flatnonzero(plus)
+    if len(idx):
+        _put(fast, idx, _international(_take(arr, idx)))
     plan = _plan(region) if region is not None else None
     if plan is not None and not plan.prefix_groups:
-        _fast_national(arr, np.flatnonzero(~plus), plan, out)
-    return out
+        _fast_national(arr, np.flatnonzero(keyed & ~plus), plan, fast)
+    return fast
 
 
-def _fast_international(arr: pa.Array, idx: np.ndarray, out: dict[str, _Resolved]) -> None:
-    if not len(idx):
-        return
-    sub = arr.take(pa.array(idx))
-    for position, resolved in _international(sub):
-        out[sub[position].as_py()] = resolved
+def _put(fast: _Fast, idx: np.ndarray, answers: Iterator[_Answer]) -> None:
+    for answer in answers:
+        positions = idx[answer.positions]
+        if answer.e164 is None:
+            fast.invalid[positions] = answer.country
+        else:
+            fast.put(positions, answer.e164, answer.country)
 
 
-def _international(sub: pa.Array) -> Iterator[tuple[int, _Resolved]]:
-    """Positions in ``sub`` (``+<digits>`` keys) that resolve for sure, with their results."""
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """Some positions of `_international`'s keys: their E.164 and countries, or (``e164``
+    None) surely invalid, named in ``country``."""
+
+    positions: np.ndarray
+    e164: pa.Array | None
+    country: str | np.ndarray
+
+
+def _take(arr: pa.Array, positions: np.ndarray) -> pa.Array:
+    return arr.take(pa.array(positions, pa.int64()))
+
+
+def _strip_start(arr: pa.Array, pattern: str) -> pa.Array:
+    """Each string without the match of ``pattern`` at its start (its first match there)."""
+    return pc.replace_substring_regex(arr, f"^(?:{pattern})", "", max_replacements=1)
+
+
+def _sized(nsn: pa.Array) -> np.ndarray:
+    lengths = np.asarray(pc.utf8_length(nsn))
+    return (lengths >= _NSN_LENGTHS[0]) & (lengths <= _NSN_LENGTHS[1])
+
+
+def _international(sub: pa.Array) -> Iterator[_Answer]:
+    """What the metadata answers for sure of ``sub`` (``+<digits>`` keys), by calling code."""
     codes = pc.extract_regex(sub, rf"^\+(?P<cc>{_country_code_regex().pattern})")
-    cc = np.asarray(codes.field("cc").fill_null(""), dtype=object)
-    for code in set(cc) - {""}:
-        plan = _plan(phonenumbers.region_code_for_country_code(int(code)))
+    found = pc.dictionary_encode(pc.struct_field(codes, "cc"))  # null: no known code
+    which = np.asarray(found.indices.fill_null(-1))
+    for j, code in enumerate(found.dictionary.to_pylist()):
+        plan = _plan(phonenumbers.region_code_for_country_code(int(code))) if code else None
         if plan is None:
             continue
-        mine = np.flatnonzero(cc == code)
-        nsn = pc.utf8_slice_codeunits(sub.take(pa.array(mine)), 1 + len(code))
+        mine = np.flatnonzero(which == j)
+        nsn = pc.utf8_slice_codeunits(_take(sub, mine), 1 + len(code))
         prefixed = (
             _starts(nsn, plan.national_prefix) if plan.national_prefix else np.zeros(len(nsn), bool)
         )
-        ok = _valid(nsn, plan) & ~prefixed
-        for position, digits in zip(mine[ok].tolist(), nsn.filter(pa.array(ok)).to_pylist(),
-                                    strict=True):
-            yield position, _Resolved(f"+{code}{digits}", country=plan.region)
+        claimed = _claim(nsn, code)
+        ok = _sure(claimed) & ~prefixed
+        yield _Answer(mine[ok], _with_code(nsn.filter(pa.array(ok)), code), claimed[ok])
+        bad = (claimed == "") & ~prefixed & _sized(nsn)
+        yield _Answer(mine[bad], None, plan.region)
         if not prefixed.any() or plan.prefix_groups:
             continue
         # The trunk prefix after the code is stripped when what follows is valid (viable).
-        trunk = nsn.filter(pa.array(prefixed))
-        found = pc.extract_regex(trunk, f"^(?P<np>{plan.national_prefix})")
-        ends = np.asarray(pc.utf8_length(found.field("np"))).tolist()
-        rests = [k[e:] for k, e in zip(trunk.to_pylist(), ends, strict=True)]
-        valid = _valid(pa.array(rests, pa.string()), plan).tolist()
-        for position, rest, good in zip(mine[prefixed].tolist(), rests, valid, strict=True):
-            if good:
-                yield position, _Resolved(f"+{code}{rest}", country=plan.region)
+        rest = _strip_start(nsn.filter(pa.array(prefixed)), plan.national_prefix or "")
+        claimed = _claim(rest, code)
+        good = _sure(claimed) & _matches(rest, np.asarray(pc.utf8_length(rest)), plan.general)
+        yield _Answer(mine[prefixed][good], _with_code(rest.filter(pa.array(good)), code),
+                      claimed[good])
 
 
-def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, out: dict[str, _Resolved]) -> None:
+def _with_code(nsn: pa.Array, code: str) -> pa.Array:
+    return pc.utf8_replace_slice(nsn, 0, 0, f"+{code}")
+
+
+def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, fast: _Fast) -> None:
     if not len(idx):
         return
-    sub = arr.take(pa.array(idx))
+    sub = _take(arr, idx)
     free = np.ones(len(sub), bool)
     if plan.international_prefix:
-        dialled = _starts(sub, plan.international_prefix)
-        free &= ~dialled
-        if dialled.any():
-            _fast_dialled(sub.filter(pa.array(dialled)), plan, out)
+        dialled = np.flatnonzero(_starts(sub, plan.international_prefix))
+        free[dialled] = False
+        if len(dialled):
+            _fast_dialled(sub, dialled, idx, plan, fast)
     with_code = np.asarray(pc.starts_with(sub, plan.code)) & free
-    _fast_lost_plus(sub.filter(pa.array(with_code)), plan, out)
-    national = free & ~with_code
-    keys = sub.filter(pa.array(national))
+    _fast_lost_plus(sub, np.flatnonzero(with_code), idx, plan, fast)
+    national = np.flatnonzero(free & ~with_code)
+    keys = _take(sub, national)
     prefixed = (
         _starts(keys, plan.national_prefix) if plan.national_prefix else np.zeros(len(keys), bool)
     )
-    bare = keys.filter(pa.array(~prefixed))
-    for key in bare.filter(pa.array(_valid(bare, plan))).to_pylist():
-        repairs: tuple[str, ...] = ()
-        if plan.may_show_prefix:
-            number = phonenumbers.PhoneNumber(country_code=int(plan.code), national_number=int(key))
-            if key.startswith("0"):  # keep leading zeros the way parse would
-                _set_leading_zeros(number, key)
-            if _shows_national_prefix(number, plan.region):
-                repairs = ("added-leading-zero",)
-        out[key] = _Resolved(f"+{plan.code}{key}", repairs, country=plan.region)
+    as_written = _claim(keys, plan.code)
+    valid = _sure(as_written) & ~prefixed
+    chosen = keys.filter(pa.array(valid))
+    route: int | np.ndarray = _AS_IS
+    if plan.may_show_prefix:
+        route = np.array([_ZERO if _shows_prefix(key, plan) else _AS_IS
+                          for key in chosen.to_pylist()], np.int8)
+    fast.put(idx[national[valid]], _with_code(chosen, plan.code), as_written[valid], route)
+    # Invalid as written and, with a 0 in front, no lost plus to try: invalid unless
+    # stripping the trunk prefix makes it valid.
+    invalid = (as_written == "") & _starts(keys, "0") & _sized(keys)
     if plan.national_prefix and prefixed.any():
-        trunk = keys.filter(pa.array(prefixed))
-        found = pc.extract_regex(trunk, f"^(?P<np>{plan.national_prefix})")
-        ends = np.asarray(pc.utf8_length(found.field("np")))
-        rests = [k[e:] for k, e in zip(trunk.to_pylist(), ends.tolist(), strict=True)]
-        rest = pa.array(rests, pa.string())
+        trunk = np.flatnonzero(prefixed)
+        rest = _strip_start(_take(keys, trunk), plan.national_prefix)
+        claimed = _claim(rest, plan.code)
         # The prefix is stripped only when the rest still fits the general pattern.
-        ok = _full(rest, plan.general.pattern) & _valid(rest, plan)
-        for key, nsn, good in zip(trunk.to_pylist(), rests, ok.tolist(), strict=True):
-            if good:
-                out[key] = _Resolved(f"+{plan.code}{nsn}", country=plan.region)
+        ok = _sure(claimed) & _matches(rest, np.asarray(pc.utf8_length(rest)), plan.general)
+        fast.put(idx[national[trunk[ok]]], _with_code(rest.filter(pa.array(ok)), plan.code),
+                 claimed[ok])
+        invalid[trunk] &= (claimed == "") & _sized(rest)
+    fast.invalid[idx[national[invalid]]] = plan.region
 
 
-def _fast_dialled(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> None:
+def _shows_prefix(key: str, plan: _Plan) -> bool:
+    """True if phonenumbers writes this national number of the plan's region with its trunk
+    prefix (a number cell that dropped its 0 has had a zero added back)."""
+    number = phonenumbers.PhoneNumber(country_code=int(plan.code), national_number=int(key))
+    if key.startswith("0"):  # keep leading zeros the way parse would
+        _set_leading_zeros(number, key)
+    return _shows_national_prefix(number, plan.region)
+
+
+def _fast_dialled(
+    sub: pa.Array, dialled: np.ndarray, idx: np.ndarray, plan: _Plan, fast: _Fast
+) -> None:
     """Keys dialled with the default region's international prefix (00, 011): read with +.
 
     phonenumbers strips the prefix only when no 0 follows it (``_parse_prefix_as_idd``).
     """
     assert plan.international_prefix is not None
-    found = pc.extract_regex(keys, f"^(?P<idd>{plan.international_prefix})")
-    ends = np.asarray(pc.utf8_length(found.field("idd"))).tolist()
-    originals = keys.to_pylist()
-    rests = [k[e:] for k, e in zip(originals, ends, strict=True)]
-    usable = [i for i, rest in enumerate(rests) if rest and rest[0] != "0"]
-    if not usable:
-        return
-    plus = pa.array(["+" + rests[i] for i in usable], pa.string())
-    for position, resolved in _international(plus):
-        out[originals[usable[position]]] = resolved
+    rest = _strip_start(_take(sub, dialled), plan.international_prefix)
+    usable = np.flatnonzero(np.asarray(pc.match_substring_regex(rest, "^[1-9]")))
+    if len(usable):
+        plus = pc.utf8_replace_slice(_take(rest, usable), 0, 0, "+")
+        _put(fast, idx[dialled[usable]], (a for a in _international(plus) if a.e164 is not None))
 
 
-def _fast_lost_plus(keys: pa.Array, plan: _Plan, out: dict[str, _Resolved]) -> None:
-    if not len(keys):
+def _fast_lost_plus(
+    sub: pa.Array, with_code: np.ndarray, idx: np.ndarray, plan: _Plan, fast: _Fast
+) -> None:
+    if not len(with_code):
         return
+    keys = _take(sub, with_code)
     rest = pc.utf8_slice_codeunits(keys, len(plan.code))
     ok = ~_full(keys, plan.general.pattern) & _full(rest, plan.general.pattern)
     if plan.national_prefix:
         ok &= ~_starts(rest, plan.national_prefix)
-    ok &= _valid(rest, plan)
-    for key in keys.filter(pa.array(ok)).to_pylist():
-        out[key] = _Resolved(f"+{key}", ("added-plus",), country=plan.region)
+    claimed = _claim(rest, plan.code)
+    ok &= _sure(claimed)
+    plus = pc.utf8_replace_slice(keys.filter(pa.array(ok)), 0, 0, "+")
+    fast.put(idx[with_code[ok]], plus, claimed[ok], _PLUS)
 
 
 def _set_leading_zeros(number: phonenumbers.PhoneNumber, nsn: str) -> None:
@@ -814,43 +966,40 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
     region = check_region(default_region)
     allowed = None if countries is None else check_countries(countries, None)
     column = None if phones.name is None else str(phones.name)
-    values = phones.astype("str").fillna("")
-    codes, uniques = pd.factorize(values, sort=False)
-    raws: list[str] = uniques.tolist()
-    resolved, bare = _normalise_unique(raws, region, fast=fast)
+    codes, uniques = pd.factorize(phones.astype("str").fillna(""), sort=False)
+    unique = _normalise_unique(_arrow(uniques), region, fast=fast)
     # Most distinct values are plain valid numbers: their E.164 and repairs are taken as
     # they are; the rest go through `_outcome` (failures, countries, a guessed plus).
-    n = len(raws)
+    n = len(uniques)
     e164 = np.empty(2 * n, dtype=object)
     fixes = np.empty(2 * n, dtype=object)
-    e164[:n] = [r.e164 for r in resolved]
-    fixes[:n] = [r.repairs for r in resolved]
-    if allowed is None:
-        special = np.fromiter((r.failure is not None or r.guess for r in resolved), bool, n)
-    else:
-        permitted = frozenset(allowed)
-        special = np.fromiter(
-            (r.failure is not None or r.guess or r.country not in permitted for r in resolved),
-            bool, n)
+    e164[:n] = unique.e164
+    fixes[:n] = unique.repairs
+    special = np.zeros(n, bool)
+    special[list(unique.unusual)] = True
+    if allowed is not None:
+        special |= ~np.isin(unique.country, np.array(allowed, dtype=object))
     failures: dict[int, PhoneResult] = {}
     guessed = np.zeros(n, bool)
     for i in np.flatnonzero(special).tolist():
-        r = resolved[i]
+        r = unique.resolved(i)
         guessed[i] = r.guess
+        raw = unique.raw(i)
         for j, eligible in ((i, True), (i + n, False)) if r.guess else ((i, True),):
-            o = _outcome(raws[i], r, region, eligible=eligible, allowed=allowed)
+            o = _outcome(raw, r, region, eligible=eligible, allowed=allowed)
             e164[j], fixes[j] = o.e164, o.repairs
             if o.problem is not None:
                 failures[j] = o
     # A lost plus depends on the cell, not only its text: a guessed value's cells that
     # cannot have lost a plus (text cells, formatted text) take its second code.
     if guessed.any():
-        eligible_cells = bare[codes]
+        eligible_cells = unique.bare[codes]
         if number_cells is not None:
             eligible_cells &= np.asarray(number_cells, dtype=bool)
         codes = np.where(guessed[codes] & ~eligible_cells, codes + n, codes)
     index = phones.index
-    to = pd.Series(e164[codes], index=index, dtype="str", name="to")
+    shown = pa.array(e164, pa.large_string()).take(pa.array(codes, pa.int64()))
+    to = pd.Series(shown, index=index, dtype="str", name="to")
     repairs = pd.Series(fixes[codes], index=index, dtype=object, name="repairs")
     found: list[tuple[Problem, ...]] = [()] * len(index)
     if failures:
@@ -862,6 +1011,12 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
             found[position] = (Problem(_row(label), column, o.problem, o.kind),)
     problems = pd.Series(found, index=index, dtype=object, name="problems")
     return to, problems, repairs
+
+
+def _arrow(values: object) -> pa.Array:
+    """Text values (a pandas string array) as one Arrow string array."""
+    arr = pa.array(values, pa.large_string()) if not isinstance(values, pa.Array) else values
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _outcome(
@@ -878,50 +1033,85 @@ def _row(label: object) -> int | None:
     return int(label) if isinstance(label, int | np.integer) else None
 
 
-def _normalise_unique(
-    raws: list[str], region: str | None, *, fast: bool
-) -> tuple[list[_Resolved], np.ndarray]:
-    """Each distinct cell resolved (repairs of cleaning included) and whether it is bare.
+@dataclass(frozen=True, slots=True)
+class _Unique:
+    """Distinct cells resolved, as columns: E.164 (``""`` on failure), repairs (cleaning's
+    included), country, whether the cell is bare digits, and the full record of every
+    value that is not a plain valid number (`unusual`: failures and guessed pluses)."""
 
-    Cleaning is vectorised where it is safe: ASCII digits with plain formatting.
+    raws: pa.Array
+    e164: np.ndarray
+    repairs: np.ndarray
+    country: np.ndarray
+    bare: np.ndarray
+    records: dict[int, _Resolved]
+    unusual: frozenset[int]
+
+    def raw(self, i: int) -> str:
+        return str(self.raws[i].as_py())
+
+    def resolved(self, i: int) -> _Resolved:
+        found = self.records.get(i)
+        if found is not None:
+            return found
+        return _Resolved(str(self.e164[i]), self.repairs[i], country=self.country[i])
+
+
+def _normalise_unique(raws: pa.Array, region: str | None, *, fast: bool) -> _Unique:
+    """Each distinct cell resolved (repairs of cleaning included).
+
+    Cleaning is vectorised where it is safe: ASCII digits with plain formatting; the fast
+    path answers what it can for whole columns, phonenumbers the rest, each key once.
     """
-    if not raws:
-        return [], np.zeros(0, bool)
-    arr = pa.array(raws, pa.string())
-    simple = np.asarray(pc.match_substring_regex(arr, _SIMPLE)) & ~np.asarray(
-        pc.match_substring_regex(arr, _TRAILING_ZERO_VEC)
+    n = len(raws)
+    simple = np.asarray(pc.match_substring_regex(raws, _SIMPLE)) & ~np.asarray(
+        pc.match_substring_regex(raws, _TRAILING_ZERO_VEC)
     )
-    bare = np.asarray(pc.match_substring_regex(arr, _BARE_VEC))
-    keys: list[str] = pc.replace_substring_regex(arr, r"[ ().\-/]", "").to_pylist()
+    bare = np.asarray(pc.match_substring_regex(raws, _BARE_VEC))
+    keys = pc.replace_substring_regex(raws, r"[ ().\-/]", "")
     cleaned: dict[int, tuple[str, ...]] = {}
-    failed: dict[int, _Resolved] = {}
-    for i in np.flatnonzero(~simple).tolist():
-        c = clean_phone(raws[i])
-        bare[i] = c.bare
-        if c.failure is not None:
-            failed[i] = _Resolved("", failure=c.failure)
-        else:
-            keys[i] = c.key
-            cleaned[i] = c.repairs
-    done = _resolve_keys({k for i, k in enumerate(keys) if i not in failed}, region, fast=fast)
-    out: list[_Resolved] = []
-    for i, key in enumerate(keys):
-        if i in failed:
-            out.append(failed[i])
+    records: dict[int, _Resolved] = {}
+    messy = np.flatnonzero(~simple)
+    if len(messy):
+        texts: list[str] = []
+        for i, raw in zip(messy.tolist(), _take(raws, messy).to_pylist(), strict=True):
+            c = clean_phone(raw)
+            bare[i] = c.bare
+            texts.append(c.key)
+            if c.failure is not None:
+                records[i] = _Resolved("", failure=c.failure)
+            else:
+                cleaned[i] = c.repairs
+        keys = pc.replace_with_mask(keys, pa.array(~simple), pa.array(texts, keys.type))
+    answers = _fast_answers(keys, region) if fast else _Fast.empty(n)
+    e164, country = answers.e164, answers.country
+    repairs = _objects(_ROUTE_REPAIRS)[answers.route]
+    for i in np.flatnonzero(answers.invalid != None).tolist():  # noqa: E711 (elementwise)
+        records.setdefault(i, answers.resolved(i))
+    rest = np.flatnonzero(~answers.found)
+    by_key: dict[str, _Resolved] = {}
+    for i, key in zip(rest.tolist(), _take(keys, rest).to_pylist(), strict=True):
+        if i in records:
             continue
-        r = done[key]
-        before = cleaned.get(i, ())
-        if before and r.failure is None:
-            added = tuple(x for x in r.repairs if x not in before)
-            r = dataclasses.replace(r, repairs=before + added)
-        out.append(r)
-    return out, bare
+        r = by_key.get(key)
+        if r is None:
+            r = by_key[key] = _resolve(key, region)
+        records[i] = r
+    for i, r in records.items():
+        e164[i], repairs[i], country[i] = r.e164, r.repairs, r.country
+    for i, before in cleaned.items():
+        if before and (i not in records or records[i].failure is None):
+            added = tuple(x for x in repairs[i] if x not in before)
+            repairs[i] = before + added
+            if i in records:
+                records[i] = dataclasses.replace(records[i], repairs=repairs[i])
+    unusual = frozenset(i for i, r in records.items() if r.failure is not None or r.guess)
+    return _Unique(raws, e164, repairs, country, bare, records, unusual)
 
 
-def _resolve_keys(keys: Iterable[str], region: str | None, *, fast: bool) -> dict[str, _Resolved]:
-    todo = list(keys)
-    done = _fast_resolve([k for k in todo if _KEY.fullmatch(k)], region) if fast else {}
-    for key in todo:
-        if key not in done:
-            done[key] = _resolve(key, region)
-    return done
+def _objects(values: Sequence[object]) -> np.ndarray:
+    """A 1-D object array holding ``values`` as they are (tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
