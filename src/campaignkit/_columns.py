@@ -8,6 +8,7 @@ never depend on which path a row took (tests/test_decide_equal.py).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import math
 from collections.abc import Callable
@@ -29,7 +30,6 @@ _OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
     for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
 #: rows hashed at a time (the rows' JSON is built a chunk at a time)
 _CHUNK = 65_536
-_HEX = np.array([f"{b:02x}".encode() for b in range(256)], dtype="S2").view(np.uint16)
 
 
 def empty_tuples(values: np.ndarray) -> np.ndarray:
@@ -148,7 +148,7 @@ def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
     """
     n = len(to)
     slow = ~simple
-    raw = bytearray(32 * n)
+    hexed = bytearray(64 * n)  # each row's digest in hex, 64 bytes a row
     sha = hashlib.sha256
     for start in range(0, n, _CHUNK):  # a chunk at a time: the JSON never all in memory
         stop = min(start + _CHUNK, n)
@@ -177,11 +177,10 @@ def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
             blobs.offset:blobs.offset + len(blobs) + 1].tolist()
         data = memoryview(blobs.buffers()[2]) if len(blobs) else memoryview(b"")
         # One sha256 a row is the floor (no Arrow kernel hashes); the rest is array work.
-        raw[32 * start:32 * stop] = b"".join([sha(data[a:b]).digest()
-                                              for a, b in pairwise(offsets)])
+        hexed[64 * start:64 * stop] = binascii.hexlify(b"".join(
+            [sha(data[a:b]).digest() for a, b in pairwise(offsets)]))
     for i in np.flatnonzero(slow).tolist():
-        raw[32 * i:32 * i + 32] = bytes.fromhex(digest(i))
-    hexed = _HEX[np.frombuffer(raw, dtype=np.uint8)].tobytes() if n else b""
+        hexed[64 * i:64 * i + 64] = digest(i).encode()
     return pa.Array.from_buffers(
         pa.large_string(), n,
         [None, pa.py_buffer(np.arange(0, 64 * n + 1, 64, dtype=np.int64)), pa.py_buffer(hexed)])

@@ -509,11 +509,10 @@ class _Run:
         later = firsts != rows
         if not later.any():
             return
-        said: dict[int, str] = {}
-        why = np.array([said.setdefault(f, f"the same number as row {self.labels[f]}, which "
-                                           "gets the message")
-                        for f in firsts[later].tolist()], dtype=object)
-        self.settle(rows[later], _DUPLICATE, why)
+        heads_of, which = np.unique(firsts[later], return_inverse=True)
+        said = np.array([f"the same number as row {self.labels[f]}, which gets the message"
+                         for f in heads_of.tolist()], dtype=object)
+        self.settle(rows[later], _DUPLICATE, said[which])
 
     # -- 3. keys ---------------------------------------------------------------------------
 
@@ -789,13 +788,13 @@ class _Run:
         numbers = self.to.take(pa.array(chosen))
         segments = self.segments[chosen]
         stand_in, prices = _prices(budget, numbers, lambda: self.facts(chosen))
-        if budget.priced:
-            said: dict[tuple[int, int], Decimal | None] = {}
-            per_row = np.array([said[(p, s)] if (p, s) in said else said.setdefault(
-                (p, s), None if prices[p] is None else prices[p] * int(s))
-                for p, s in zip(stand_in.tolist(), segments.tolist(), strict=True)],
-                dtype=object)
-            self.costs[chosen] = per_row
+        if budget.priced:  # each (price, segments) pair priced once, Decimal exact
+            pairs, which = np.unique(np.stack([stand_in, segments]), axis=1,
+                                     return_inverse=True)
+            said = np.empty(pairs.shape[1], dtype=object)
+            said[:] = [None if prices[p] is None else prices[p] * s
+                       for p, s in pairs.T.tolist()]
+            self.costs[chosen] = said[which.reshape(-1)]
         if _within(budget, stand_in, prices, segments, spent):
             return None
         # Broken (or unpriced): the budget words it. Each number stands in for by one of its

@@ -209,12 +209,16 @@ def _numbers(frame: pd.DataFrame) -> pd.Series:
 
 
 def _as_str(column: pd.Series) -> pd.Series:
-    """``column.astype("str")`` of an object column of few distinct strings (fates,
-    reasons): each distinct string converted once."""
-    codes, distinct = pd.factorize(column.to_numpy(dtype=object))
+    """``column.astype("str")`` of an object column of strings and None (fates, reasons):
+    only the strings are converted, each distinct one once, and None stays missing."""
+    values = column.to_numpy(dtype=object)
+    present = np.flatnonzero(pd.notna(values))
+    codes, distinct = pd.factorize(values[present])
     if not all(isinstance(value, str) for value in distinct):
         return column.astype("str")
-    taken = pa.array(distinct, pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    where = np.full(len(values), -1, dtype=np.int64)
+    where[present] = codes
+    taken = pa.array(distinct, pa.large_string()).take(pa.array(where, mask=where < 0))
     return pd.Series(taken, index=column.index, dtype="str")
 
 
