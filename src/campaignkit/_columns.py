@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["digests", "empty_tuples", "null_like", "strings", "stripped", "text_chunk"]
+__all__ = ["codes", "digests", "empty_tuples", "null_like", "strings", "stripped", "text_chunk"]
 
 _NOTHING = np.empty((), dtype=object)
 _NOTHING[()] = ()
@@ -28,8 +28,25 @@ _ESCAPED = r'[\x00-\x1f"\\]'
 _OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
     pa.scalar(part, pa.large_string())
     for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
+_DIGITS = r"^\+[0-9]{1,17}$"
 #: rows hashed at a time (the rows' JSON is built a chunk at a time)
 _CHUNK = 65_536
+
+
+def codes(arr: pa.Array) -> np.ndarray:
+    """Dictionary codes of a string array: equal strings get equal codes, numbered as they
+    first appear (``pc.dictionary_encode``'s indices).
+
+    When every string is a plus and 1 to 17 digits (every E.164 number), each is told apart
+    by its digits as an integer and its length (leading zeros), which hash in a fraction of
+    the time and memory of the text.
+    """
+    if len(arr) and pc.all(pc.match_substring_regex(arr, _DIGITS).fill_null(False)).as_py():
+        value = np.asarray(pc.cast(pc.utf8_slice_codeunits(arr, 1), pa.int64()))
+        length = np.asarray(pc.binary_length(arr), dtype=np.int64)
+        found: np.ndarray = pd.factorize(value * 32 + length)[0]
+        return found
+    return np.asarray(pc.dictionary_encode(arr).indices, dtype=np.int64)
 
 
 def empty_tuples(values: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
+from ._columns import codes as codes_of
 from ._columns import digests, empty_tuples, null_like, strings, stripped
 from ._e164 import Numbers, classify
 from ._errors import CampaignChanged, ColumnError, LimitExceeded, SendError
@@ -496,7 +497,7 @@ class _Run:
         rows = np.flatnonzero((self.fate == _SEND) & np.asarray(pc.not_equal(self.to, "")))
         if len(rows) < 2:
             return
-        codes = np.asarray(pc.dictionary_encode(self.to.take(pa.array(rows))).indices)
+        codes = codes_of(self.to.take(pa.array(rows)))
         unsent = np.ones(len(rows), dtype=bool)
         if past.by_digest:
             unsent = ~np.asarray(pc.is_in(self.digest.take(pa.array(rows)),
@@ -522,7 +523,7 @@ class _Run:
         rows = np.flatnonzero(self.fate == _SEND)
         if len(rows) < 2:
             return
-        codes = np.asarray(pc.dictionary_encode(self.keys.take(pa.array(rows))).indices)
+        codes = codes_of(self.keys.take(pa.array(rows)))
         counts = np.bincount(codes)
         shared = counts[codes] > 1
         if not shared.any():
@@ -789,12 +790,12 @@ class _Run:
         segments = self.segments[chosen]
         stand_in, prices = _prices(budget, numbers, lambda: self.facts(chosen))
         if budget.priced:  # each (price, segments) pair priced once, Decimal exact
-            pairs, which = np.unique(np.stack([stand_in, segments]), axis=1,
-                                     return_inverse=True)
-            said = np.empty(pairs.shape[1], dtype=object)
+            top = int(segments.max()) + 1 if len(segments) else 1
+            which, pairs = pd.factorize(stand_in * top + segments)
+            said = np.empty(len(pairs), dtype=object)
             said[:] = [None if prices[p] is None else prices[p] * s
-                       for p, s in pairs.T.tolist()]
-            self.costs[chosen] = said[which.reshape(-1)]
+                       for p, s in (divmod(pair, top) for pair in pairs.tolist())]
+            self.costs[chosen] = said[which]
         if _within(budget, stand_in, prices, segments, spent):
             return None
         # Broken (or unpriced): the budget words it. Each number stands in for by one of its

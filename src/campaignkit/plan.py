@@ -19,7 +19,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from ._columns import codes
 from ._errors import EXAMPLES, SendError, require
 from .channels._base import Channel
 from .decisions import FATES, Decisions, decide, describe_duration, provider_validity
@@ -180,7 +182,7 @@ class SendPlan:
         return cls(
             frame=plan_frame,
             counts=counts,
-            recipients=len(pd.unique(to[sending & (to != "").to_numpy(dtype=bool)])),
+            recipients=_distinct(to, sending),
             segments=int(chosen.sum()),
             cost=cost,
             currency=budget.currency if budget is not None else "$",
@@ -206,6 +208,13 @@ def _numbers(frame: pd.DataFrame) -> pd.Series:
     if isinstance(column.dtype, pd.StringDtype):  # strings already: only the gaps to fill
         return column.fillna("").astype("str")
     return column.astype(object).where(column.notna(), "").astype("str")
+
+
+def _distinct(to: pd.Series, rows: np.ndarray) -> int:
+    """How many distinct numbers, "" aside, the rows ``rows`` (a mask) send to."""
+    numbers = pa.array(to.array).filter(pa.array(rows))
+    numbers = numbers.filter(pc.not_equal(numbers, ""))
+    return int(codes(numbers).max()) + 1 if len(numbers) else 0
 
 
 def _as_str(column: pd.Series) -> pd.Series:
