@@ -167,7 +167,10 @@ def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
     slow = ~simple
     hexed = bytearray(64 * n)  # each row's digest in hex, 64 bytes a row
     sha = hashlib.sha256
-    for start in range(0, n, _CHUNK):  # a chunk at a time: the JSON never all in memory
+
+    def blobs_of(start: int) -> tuple[list[int], bytes]:
+        """Rows ``start`` to ``start + _CHUNK``: each row's JSON, end to end, and the
+        offsets of each row's JSON in it."""
         stop = min(start + _CHUNK, n)
         to_part = to[start:stop].cast(pa.large_string())
         found = text_chunk(text, start, stop) if text is not None else None
@@ -192,9 +195,12 @@ def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
         blobs = blobs.cast(pa.large_binary())
         offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
             blobs.offset:blobs.offset + len(blobs) + 1].tolist()
-        data = memoryview(blobs.buffers()[2]) if len(blobs) else memoryview(b"")
+        return offsets, blobs.buffers()[2].to_pybytes() if len(blobs) else b""
+
+    for start in range(0, n, _CHUNK):  # a chunk at a time: the JSON never all in memory
+        offsets, data = blobs_of(start)
         # One sha256 a row is the floor (no Arrow kernel hashes); the rest is array work.
-        hexed[64 * start:64 * stop] = binascii.hexlify(b"".join(
+        hexed[64 * start:64 * min(start + _CHUNK, n)] = binascii.hexlify(b"".join(
             [sha(data[a:b]).digest() for a, b in pairwise(offsets)]))
     for i in np.flatnonzero(slow).tolist():
         hexed[64 * i:64 * i + 64] = digest(i).encode()

@@ -86,7 +86,7 @@ def classify(numbers: pa.Array | Sequence[str | None]) -> Numbers:
     if not known.any():
         return Numbers(known, region, regions.values, zones, zone_lists.values)
     idx = np.flatnonzero(known)
-    plain = arr.take(pa.array(idx))
+    plain = _take(arr, idx)
     codes = _country_codes(plain)
     for code in np.unique(codes).tolist():
         mine = idx[codes == code]
@@ -94,7 +94,7 @@ def classify(numbers: pa.Array | Sequence[str | None]) -> Numbers:
             region[mine] = regions.code(None)
             zones[mine] = zone_lists.code(())
             continue
-        numbers_of = arr.take(pa.array(mine))
+        numbers_of = _take(arr, mine)
         nsn = pc.utf8_slice_codeunits(numbers_of, 1 + len(str(code)))
         doubtful = _stripped(code, nsn)
         if doubtful is None:  # a country code whose parse this module does not mirror
@@ -156,6 +156,11 @@ def _stripped(code: int, nsn: pa.Array) -> np.ndarray | None:
     return _starts(nsn, prefix)
 
 
+def _take(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``arr`` at the positions ``rows`` (increasing): ``arr`` itself when they are all."""
+    return arr if len(rows) == len(arr) else arr.take(pa.array(rows))
+
+
 @functools.cache
 def _compiles(pattern: str) -> bool:
     """Whether RE2 (pyarrow) takes phonenumbers' pattern; else Python's ``re`` is used."""
@@ -188,7 +193,7 @@ def _matching(nsn: pa.Array, lengths: np.ndarray, desc: object) -> np.ndarray:
     ok = np.isin(lengths, possible) if possible else np.ones(len(nsn), dtype=bool)
     if ok.any():
         idx = np.flatnonzero(ok)
-        out[idx] = _regex(nsn.take(pa.array(idx)), f"^(?:{pattern})$")
+        out[idx] = _regex(_take(nsn, idx), f"^(?:{pattern})$")
     return out
 
 
@@ -232,7 +237,7 @@ def _regions_and_types(code: int, nsn: pa.Array) -> tuple[np.ndarray, np.ndarray
         if meta is None:
             continue
         idx = np.flatnonzero(todo)
-        sub = nsn.take(pa.array(idx))
+        sub = _take(nsn, idx)
         if meta.leading_digits is not None:
             hit = _starts(sub, meta.leading_digits)
         else:
@@ -248,7 +253,7 @@ def _regions_and_types(code: int, nsn: pa.Array) -> tuple[np.ndarray, np.ndarray
             continue
         meta = PhoneMetadata.metadata_for_region_or_calling_code(code, name)
         if meta is not None:
-            kinds[mine] = _types(nsn.take(pa.array(mine)), meta)
+            kinds[mine] = _types(_take(nsn, mine), meta)
     return which, kinds
 
 
@@ -273,7 +278,7 @@ def _zones(code: int, numbers: pa.Array, kinds: np.ndarray, where: np.ndarray,
     for width in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
         if not len(todo):
             return
-        prefix = pc.utf8_slice_codeunits(numbers.take(pa.array(todo)), 1, 1 + width)
+        prefix = pc.utf8_slice_codeunits(_take(numbers, todo), 1, 1 + width)
         hit = np.asarray(pc.is_in(prefix, value_set=keys))
         if not hit.any():
             continue
