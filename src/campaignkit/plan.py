@@ -218,17 +218,13 @@ def _distinct(to: pd.Series, rows: np.ndarray) -> int:
 
 
 def _as_str(column: pd.Series) -> pd.Series:
-    """``column.astype("str")`` of an object column of strings and None (fates, reasons):
-    only the strings are converted, each distinct one once, and None stays missing."""
+    """``column.astype("str")`` of an object column of strings and None (fates, reasons),
+    converted to Arrow text in one pass (no hash of each string); other cells: pandas' way."""
     values = column.to_numpy(dtype=object)
-    present = np.flatnonzero(pd.notna(values))
-    codes, distinct = pd.factorize(values[present])
-    if not all(isinstance(value, str) for value in distinct):
+    if not set(map(type, values)) <= {str, type(None)}:
         return column.astype("str")
-    where = np.full(len(values), -1, dtype=np.int64)
-    where[present] = codes
-    taken = pa.array(distinct, pa.large_string()).take(pa.array(where, mask=where < 0))
-    return pd.Series(taken, index=column.index, dtype="str")
+    text = pa.array(values, pa.large_string(), from_pandas=True)  # None: missing
+    return pd.Series(text, index=column.index, dtype="str")
 
 
 def _host(base_url: str) -> str:
