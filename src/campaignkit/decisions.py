@@ -502,10 +502,13 @@ class _Run:
         if past.by_digest:
             unsent = ~np.asarray(pc.is_in(self.digest.take(pa.array(rows)),
                                           value_set=pa.array(list(past.by_digest), pa.string())))
-        ranked = np.lexsort((np.arange(len(rows)), unsent, codes))  # by number, sent first
-        heads = ranked[np.r_[True, np.diff(codes[ranked]) != 0]]
-        winner = np.empty(codes.max() + 1, dtype=np.int64)
-        winner[codes[heads]] = heads
+        if unsent.all():  # each number's first row; codes number them as they first appear
+            winner = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+        else:
+            ranked = np.lexsort((np.arange(len(rows)), unsent, codes))  # by number, sent first
+            heads = ranked[np.r_[True, np.diff(codes[ranked]) != 0]]
+            winner = np.empty(codes.max() + 1, dtype=np.int64)
+            winner[codes[heads]] = heads
         firsts = rows[winner[codes]]
         later = firsts != rows
         if not later.any():
