@@ -202,11 +202,18 @@ def _types(nsn: pa.Array, meta: object) -> np.ndarray:
     kinds = np.full(len(nsn), PhoneNumberType.UNKNOWN, dtype=np.int8)
     lengths = np.asarray(pc.utf8_length(nsn))
     todo = _matching(nsn, lengths, meta.general_desc)  # type: ignore[attr-defined]
+    # The special types are rare: one pass of all their patterns at once finds the numbers
+    # that may have one, and only those are asked type by type, in phonenumbers' order.
+    rare = np.flatnonzero(todo & _any_special(nsn, meta))
+    sub, sub_lengths, left = _take(nsn, rare), lengths[rare], np.ones(len(rare), dtype=bool)
     for name, kind in _SPECIAL:
-        if not todo.any():
-            return kinds
-        hit = todo & _matching(nsn, lengths, getattr(meta, name))
-        kinds[hit], todo = kind, todo & ~hit
+        if not left.any():
+            break
+        hit = left & _matching(sub, sub_lengths, getattr(meta, name))
+        kinds[rare[hit]], left = kind, left & ~hit
+        todo[rare[hit]] = False
+    if not todo.any():
+        return kinds
     same = meta.same_mobile_and_fixed_line_pattern  # type: ignore[attr-defined]
     fixed = todo & _matching(nsn, lengths, meta.fixed_line)  # type: ignore[attr-defined]
     if same:
@@ -217,6 +224,19 @@ def _types(nsn: pa.Array, meta: object) -> np.ndarray:
     kinds[fixed & ~mobile] = PhoneNumberType.FIXED_LINE
     kinds[mobile & ~fixed] = PhoneNumberType.MOBILE
     return kinds
+
+
+def _any_special(nsn: pa.Array, meta: object) -> np.ndarray:
+    """Numbers that may match a special type's pattern (all of them when RE2 cannot take the
+    patterns together)."""
+    patterns = [p for name, _ in _SPECIAL
+                if (p := getattr(getattr(meta, name), "national_number_pattern", None))]
+    if not patterns:
+        return np.zeros(len(nsn), dtype=bool)
+    together = "^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$"
+    if not _compiles(together):
+        return np.ones(len(nsn), dtype=bool)
+    return np.asarray(pc.match_substring_regex(nsn, together).fill_null(False))
 
 
 def _regions_and_types(code: int, nsn: pa.Array) -> tuple[np.ndarray, np.ndarray]:
