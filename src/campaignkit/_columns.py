@@ -23,8 +23,6 @@ __all__ = ["codes", "digests", "empty_tuples", "null_like", "strings", "stripped
 
 _NOTHING = np.empty((), dtype=object)
 _NOTHING[()] = ()
-# What json.dumps escapes in a string (ensure_ascii=False): controls, the quote, the backslash.
-_ESCAPED = r'[\x00-\x1f"\\]'
 _OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
     pa.scalar(part, pa.large_string())
     for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
@@ -111,6 +109,23 @@ def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
     return pc.coalesce(pa.array(values, arr.type), arr)
 
 
+def _escapes(arr: pa.Array) -> np.ndarray:
+    """Which strings of a large_string array hold a byte ``json.dumps`` escapes (a control,
+    ``"`` or ``\\``): one pass over the bytes (UTF-8 spells these bytes only as themselves)."""
+    out = np.zeros(len(arr), dtype=bool)
+    _, where, data = arr.buffers()
+    if where is None or data is None or not len(arr):
+        return out
+    offsets = np.frombuffer(where, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    hit = (raw < 0x20) | (raw == 0x22) | (raw == 0x5C)
+    if hit.any():
+        out[np.searchsorted(offsets, np.flatnonzero(hit) + offsets[0], side="right") - 1] = True
+        if arr.null_count:
+            out &= np.asarray(arr.is_valid(), dtype=bool)
+    return out
+
+
 def _escaped(arr: pa.Array, rows: np.ndarray) -> pa.Array:
     """``arr`` with ``"``, ``\\`` and ``\n`` escaped as ``json.dumps`` does, in ``rows`` only."""
     if not rows.any():
@@ -182,7 +197,7 @@ def digests(to: pa.Array, text: pd.Series | None, simple: np.ndarray,
             text_part = found[0].cast(pa.large_string())
         parts = []
         for column in (to_part, text_part):
-            escape = np.asarray(pc.match_substring_regex(column, _ESCAPED).fill_null(False))
+            escape = _escapes(column)
             if escape.any():  # a control other than a newline: row by row
                 slow[start:stop] |= escape & np.asarray(pc.match_substring_regex(
                     column, r"[\x00-\x09\x0b-\x1f]").fill_null(False))
