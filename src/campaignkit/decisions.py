@@ -282,9 +282,10 @@ def decide(
     warnings: list[str] = []
 
     run.problems_of_rows(channel, key)                          # 1. problems
-    if frame.attrs.get("campaignkit.load", {}).get("duplicates") != "keep":
+    single = frame.attrs.get("campaignkit.load", {}).get("duplicates") != "keep"
+    if single:
         run.duplicates(past)                                    # 2. one number, one row
-    run.shared_keys()                                           # 3. keys
+    run.shared_keys(single)                                     # 3. keys
     changed = run.ledger(past, channel, set(resend))            # 4. the ledger
     warnings += run.suppression(past, guard)                    # 5. suppression
     if guard.frequency_cap is not None:                         # 6. the frequency cap
@@ -520,13 +521,17 @@ class _Run:
 
     # -- 3. keys ---------------------------------------------------------------------------
 
-    def shared_keys(self) -> None:
+    def shared_keys(self, single: bool) -> None:
         """Identical content under one key is numbered K, K#2...; different content under one
-        key cannot be told apart after a shuffle, so those rows are skipped."""
+        key cannot be told apart after a shuffle, so those rows are skipped. ``single``: step 2
+        left one row a number, so keys that are the numbers are not shared."""
         rows = np.flatnonzero(self.fate == _SEND)
         if len(rows) < 2:
             return
-        codes = codes_of(self.keys.take(pa.array(rows)))
+        keys = self.keys.take(pa.array(rows))
+        if single and pc.all(pc.equal(keys, self.to.take(pa.array(rows)))).as_py():
+            return
+        codes = codes_of(keys)
         counts = np.bincount(codes)
         shared = counts[codes] > 1
         if not shared.any():

@@ -212,8 +212,8 @@ def _numbers(frame: pd.DataFrame) -> pd.Series:
 
 def _distinct(to: pd.Series, rows: np.ndarray) -> int:
     """How many distinct numbers, "" aside, the rows ``rows`` (a mask) send to."""
-    numbers = pa.array(to.array).filter(pa.array(rows))
-    numbers = numbers.filter(pc.not_equal(numbers, ""))
+    numbers = pa.array(to.array)
+    numbers = numbers.filter(pa.array(rows & np.asarray(pc.not_equal(numbers, ""), dtype=bool)))
     return int(codes(numbers).max()) + 1 if len(numbers) else 0
 
 
