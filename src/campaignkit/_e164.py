@@ -132,14 +132,18 @@ class _Codes(Generic[T]):
 
 
 def _country_codes(plain: pa.Array) -> np.ndarray:
-    """``_extract_country_code``: the shortest prefix of 1 to 3 digits that is a code, else 0."""
+    """``_extract_country_code``: the shortest prefix of 1 to 3 digits that is a code, else 0.
+
+    ``plain`` numbers match `_PLAIN`: a digit 1-9 and six or more after the plus, so each
+    prefix is its first three digits as an integer, divided by 100, 10 or 1.
+    """
+    first3 = np.asarray(pc.utf8_slice_codeunits(plain, 1, 4).cast(pa.int64()))
     out = np.zeros(len(plain), dtype=np.int64)
     for width in (3, 2, 1):  # the shortest wins: assign the longest first, then overwrite
-        valid = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE if len(str(c)) == width])
-        prefix = pc.utf8_slice_codeunits(plain, 1, 1 + width)
-        hit = np.asarray(pc.is_in(prefix, value_set=valid))
-        if hit.any():
-            out[hit] = np.asarray(prefix.filter(pa.array(hit)).cast(pa.int64()))
+        valid = [c for c in COUNTRY_CODE_TO_REGION_CODE if len(str(c)) == width]
+        prefix = first3 // 10 ** (3 - width)
+        hit = np.isin(prefix, valid)
+        out[hit] = prefix[hit]
     return out
 
 
