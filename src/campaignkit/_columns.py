@@ -118,7 +118,9 @@ def _escapes(arr: pa.Array) -> np.ndarray:
         return out
     offsets = np.frombuffer(where, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
-    hit = (raw < 0x20) | (raw == 0x22) | (raw == 0x5C)
+    hit = raw < 0x20
+    hit |= raw == 0x22
+    hit |= raw == 0x5C
     if hit.any():
         out[np.searchsorted(offsets, np.flatnonzero(hit) + offsets[0], side="right") - 1] = True
         if arr.null_count:

@@ -139,10 +139,11 @@ def _country_codes(plain: pa.Array) -> np.ndarray:
     """
     first3 = np.asarray(pc.utf8_slice_codeunits(plain, 1, 4).cast(pa.int64()))
     out = np.zeros(len(plain), dtype=np.int64)
+    valid = np.zeros(1000, dtype=bool)
+    valid[list(COUNTRY_CODE_TO_REGION_CODE)] = True
     for width in (3, 2, 1):  # the shortest wins: assign the longest first, then overwrite
-        valid = [c for c in COUNTRY_CODE_TO_REGION_CODE if len(str(c)) == width]
         prefix = first3 // 10 ** (3 - width)
-        hit = np.isin(prefix, valid)
+        hit = valid[prefix]
         out[hit] = prefix[hit]
     return out
 
