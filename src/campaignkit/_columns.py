@@ -63,7 +63,7 @@ def null_like(values: np.ndarray) -> np.ndarray:
     """
     found = np.array(pd.isna(values), dtype=bool)
     if found.any():
-        odd = {type(v) for v in values[found]} - {type(None), float}
+        odd = set(map(type, values[found])) - {type(None), float}
         if odd:
             found &= np.array([v is None or (isinstance(v, float) and math.isnan(v))
                                for v in values], dtype=bool)
