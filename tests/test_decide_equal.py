@@ -16,12 +16,15 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _decide_reference import reference_decide
 from campaignkit import Bird, Media, Sociocs, Template, TextUs
+from campaignkit._columns import codes
 from campaignkit.decisions import Decisions, content_digest, decide
 from campaignkit.guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
 from campaignkit.ledger import History, Record, Spend
@@ -240,3 +243,15 @@ def test_decide_equals_the_reference_at_the_edges(name: str) -> None:
     ours = outcome(decide, {"guardrails": Guardrails(), **arguments})
     assert (ours == outcome(reference_decide, {"guardrails": Guardrails(), **arguments}),
             fates <= set(ours["columns"]["fate"])) == (True, True)
+
+
+@pytest.mark.parametrize("strings", [
+    ["+447400123401", "+12125550110", "+447400123401", "+1", "+01", "+001", "+01"],
+    ["+447400123401", "", "+447400123401", " +447400123401"],
+    ["+99999999999999999", "+09999999999999999", "+99999999999999999"],
+    ["+447400123401", "+123456789012345678", "+447400123401"],
+])
+def test_number_codes_equal_the_dictionary_encoding(strings: list[str]) -> None:
+    """Numbers grouped as integers (digits and length) get Arrow's dictionary codes."""
+    arr = pa.array(strings, pa.large_string())
+    assert codes(arr).tolist() == pc.dictionary_encode(arr).indices.to_pylist()

@@ -86,7 +86,7 @@ def classify(numbers: pa.Array | Sequence[str | None]) -> Numbers:
     if not known.any():
         return Numbers(known, region, regions.values, zones, zone_lists.values)
     idx = np.flatnonzero(known)
-    plain = arr.take(pa.array(idx))
+    plain = _take(arr, idx)
     codes = _country_codes(plain)
     for code in np.unique(codes).tolist():
         mine = idx[codes == code]
@@ -94,7 +94,7 @@ def classify(numbers: pa.Array | Sequence[str | None]) -> Numbers:
             region[mine] = regions.code(None)
             zones[mine] = zone_lists.code(())
             continue
-        numbers_of = arr.take(pa.array(mine))
+        numbers_of = _take(arr, mine)
         nsn = pc.utf8_slice_codeunits(numbers_of, 1 + len(str(code)))
         doubtful = _stripped(code, nsn)
         if doubtful is None:  # a country code whose parse this module does not mirror
@@ -132,14 +132,19 @@ class _Codes(Generic[T]):
 
 
 def _country_codes(plain: pa.Array) -> np.ndarray:
-    """``_extract_country_code``: the shortest prefix of 1 to 3 digits that is a code, else 0."""
+    """``_extract_country_code``: the shortest prefix of 1 to 3 digits that is a code, else 0.
+
+    ``plain`` numbers match `_PLAIN`: a digit 1-9 and six or more after the plus, so each
+    prefix is its first three digits as an integer, divided by 100, 10 or 1.
+    """
+    first3 = np.asarray(pc.utf8_slice_codeunits(plain, 1, 4).cast(pa.int64()))
     out = np.zeros(len(plain), dtype=np.int64)
+    valid = np.zeros(1000, dtype=bool)
+    valid[list(COUNTRY_CODE_TO_REGION_CODE)] = True
     for width in (3, 2, 1):  # the shortest wins: assign the longest first, then overwrite
-        valid = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE if len(str(c)) == width])
-        prefix = pc.utf8_slice_codeunits(plain, 1, 1 + width)
-        hit = np.asarray(pc.is_in(prefix, value_set=valid))
-        if hit.any():
-            out[hit] = np.asarray(prefix.filter(pa.array(hit)).cast(pa.int64()))
+        prefix = first3 // 10 ** (3 - width)
+        hit = valid[prefix]
+        out[hit] = prefix[hit]
     return out
 
 
@@ -154,6 +159,11 @@ def _stripped(code: int, nsn: pa.Array) -> np.ndarray | None:
     if not prefix:
         return np.zeros(len(nsn), dtype=bool)
     return _starts(nsn, prefix)
+
+
+def _take(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``arr`` at the positions ``rows`` (increasing): ``arr`` itself when they are all."""
+    return arr if len(rows) == len(arr) else arr.take(pa.array(rows))
 
 
 @functools.cache
@@ -188,7 +198,7 @@ def _matching(nsn: pa.Array, lengths: np.ndarray, desc: object) -> np.ndarray:
     ok = np.isin(lengths, possible) if possible else np.ones(len(nsn), dtype=bool)
     if ok.any():
         idx = np.flatnonzero(ok)
-        out[idx] = _regex(nsn.take(pa.array(idx)), f"^(?:{pattern})$")
+        out[idx] = _regex(_take(nsn, idx), f"^(?:{pattern})$")
     return out
 
 
@@ -197,11 +207,18 @@ def _types(nsn: pa.Array, meta: object) -> np.ndarray:
     kinds = np.full(len(nsn), PhoneNumberType.UNKNOWN, dtype=np.int8)
     lengths = np.asarray(pc.utf8_length(nsn))
     todo = _matching(nsn, lengths, meta.general_desc)  # type: ignore[attr-defined]
+    # The special types are rare: one pass of all their patterns at once finds the numbers
+    # that may have one, and only those are asked type by type, in phonenumbers' order.
+    rare = np.flatnonzero(todo & _any_special(nsn, meta))
+    sub, sub_lengths, left = _take(nsn, rare), lengths[rare], np.ones(len(rare), dtype=bool)
     for name, kind in _SPECIAL:
-        if not todo.any():
-            return kinds
-        hit = todo & _matching(nsn, lengths, getattr(meta, name))
-        kinds[hit], todo = kind, todo & ~hit
+        if not left.any():
+            break
+        hit = left & _matching(sub, sub_lengths, getattr(meta, name))
+        kinds[rare[hit]], left = kind, left & ~hit
+        todo[rare[hit]] = False
+    if not todo.any():
+        return kinds
     same = meta.same_mobile_and_fixed_line_pattern  # type: ignore[attr-defined]
     fixed = todo & _matching(nsn, lengths, meta.fixed_line)  # type: ignore[attr-defined]
     if same:
@@ -212,6 +229,19 @@ def _types(nsn: pa.Array, meta: object) -> np.ndarray:
     kinds[fixed & ~mobile] = PhoneNumberType.FIXED_LINE
     kinds[mobile & ~fixed] = PhoneNumberType.MOBILE
     return kinds
+
+
+def _any_special(nsn: pa.Array, meta: object) -> np.ndarray:
+    """Numbers that may match a special type's pattern (all of them when RE2 cannot take the
+    patterns together)."""
+    patterns = [p for name, _ in _SPECIAL
+                if (p := getattr(getattr(meta, name), "national_number_pattern", None))]
+    if not patterns:
+        return np.zeros(len(nsn), dtype=bool)
+    together = "^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$"
+    if not _compiles(together):
+        return np.ones(len(nsn), dtype=bool)
+    return np.asarray(pc.match_substring_regex(nsn, together).fill_null(False))
 
 
 def _regions_and_types(code: int, nsn: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +262,7 @@ def _regions_and_types(code: int, nsn: pa.Array) -> tuple[np.ndarray, np.ndarray
         if meta is None:
             continue
         idx = np.flatnonzero(todo)
-        sub = nsn.take(pa.array(idx))
+        sub = _take(nsn, idx)
         if meta.leading_digits is not None:
             hit = _starts(sub, meta.leading_digits)
         else:
@@ -248,7 +278,7 @@ def _regions_and_types(code: int, nsn: pa.Array) -> tuple[np.ndarray, np.ndarray
             continue
         meta = PhoneMetadata.metadata_for_region_or_calling_code(code, name)
         if meta is not None:
-            kinds[mine] = _types(nsn.take(pa.array(mine)), meta)
+            kinds[mine] = _types(_take(nsn, mine), meta)
     return which, kinds
 
 
@@ -273,7 +303,7 @@ def _zones(code: int, numbers: pa.Array, kinds: np.ndarray, where: np.ndarray,
     for width in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
         if not len(todo):
             return
-        prefix = pc.utf8_slice_codeunits(numbers.take(pa.array(todo)), 1, 1 + width)
+        prefix = pc.utf8_slice_codeunits(_take(numbers, todo), 1, 1 + width)
         hit = np.asarray(pc.is_in(prefix, value_set=keys))
         if not hit.any():
             continue

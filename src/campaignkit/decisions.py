@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
+from ._columns import codes as codes_of
 from ._columns import digests, empty_tuples, null_like, strings, stripped
 from ._e164 import Numbers, classify
 from ._errors import CampaignChanged, ColumnError, LimitExceeded, SendError
@@ -281,9 +282,10 @@ def decide(
     warnings: list[str] = []
 
     run.problems_of_rows(channel, key)                          # 1. problems
-    if frame.attrs.get("campaignkit.load", {}).get("duplicates") != "keep":
+    single = frame.attrs.get("campaignkit.load", {}).get("duplicates") != "keep"
+    if single:
         run.duplicates(past)                                    # 2. one number, one row
-    run.shared_keys()                                           # 3. keys
+    run.shared_keys(single)                                     # 3. keys
     changed = run.ledger(past, channel, set(resend))            # 4. the ledger
     warnings += run.suppression(past, guard)                    # 5. suppression
     if guard.frequency_cap is not None:                         # 6. the frequency cap
@@ -496,34 +498,40 @@ class _Run:
         rows = np.flatnonzero((self.fate == _SEND) & np.asarray(pc.not_equal(self.to, "")))
         if len(rows) < 2:
             return
-        codes = np.asarray(pc.dictionary_encode(self.to.take(pa.array(rows))).indices)
+        codes = codes_of(self.to.take(pa.array(rows)))
         unsent = np.ones(len(rows), dtype=bool)
         if past.by_digest:
             unsent = ~np.asarray(pc.is_in(self.digest.take(pa.array(rows)),
                                           value_set=pa.array(list(past.by_digest), pa.string())))
-        ranked = np.lexsort((np.arange(len(rows)), unsent, codes))  # by number, sent first
-        heads = ranked[np.r_[True, np.diff(codes[ranked]) != 0]]
-        winner = np.empty(codes.max() + 1, dtype=np.int64)
-        winner[codes[heads]] = heads
+        if unsent.all():  # each number's first row; codes number them as they first appear
+            winner = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+        else:
+            ranked = np.lexsort((np.arange(len(rows)), unsent, codes))  # by number, sent first
+            heads = ranked[np.r_[True, np.diff(codes[ranked]) != 0]]
+            winner = np.empty(codes.max() + 1, dtype=np.int64)
+            winner[codes[heads]] = heads
         firsts = rows[winner[codes]]
         later = firsts != rows
         if not later.any():
             return
-        said: dict[int, str] = {}
-        why = np.array([said.setdefault(f, f"the same number as row {self.labels[f]}, which "
-                                           "gets the message")
-                        for f in firsts[later].tolist()], dtype=object)
-        self.settle(rows[later], _DUPLICATE, why)
+        heads_of, which = np.unique(firsts[later], return_inverse=True)
+        said = np.array([f"the same number as row {self.labels[f]}, which gets the message"
+                         for f in heads_of.tolist()], dtype=object)
+        self.settle(rows[later], _DUPLICATE, said[which])
 
     # -- 3. keys ---------------------------------------------------------------------------
 
-    def shared_keys(self) -> None:
+    def shared_keys(self, single: bool) -> None:
         """Identical content under one key is numbered K, K#2...; different content under one
-        key cannot be told apart after a shuffle, so those rows are skipped."""
+        key cannot be told apart after a shuffle, so those rows are skipped. ``single``: step 2
+        left one row a number, so keys that are the numbers are not shared."""
         rows = np.flatnonzero(self.fate == _SEND)
         if len(rows) < 2:
             return
-        codes = np.asarray(pc.dictionary_encode(self.keys.take(pa.array(rows))).indices)
+        keys = self.keys.take(pa.array(rows))
+        if single and pc.all(pc.equal(keys, self.to.take(pa.array(rows)))).as_py():
+            return
+        codes = codes_of(keys)
         counts = np.bincount(codes)
         shared = counts[codes] > 1
         if not shared.any():
@@ -789,13 +797,13 @@ class _Run:
         numbers = self.to.take(pa.array(chosen))
         segments = self.segments[chosen]
         stand_in, prices = _prices(budget, numbers, lambda: self.facts(chosen))
-        if budget.priced:
-            said: dict[tuple[int, int], Decimal | None] = {}
-            per_row = np.array([said[(p, s)] if (p, s) in said else said.setdefault(
-                (p, s), None if prices[p] is None else prices[p] * int(s))
-                for p, s in zip(stand_in.tolist(), segments.tolist(), strict=True)],
-                dtype=object)
-            self.costs[chosen] = per_row
+        if budget.priced:  # each (price, segments) pair priced once, Decimal exact
+            top = int(segments.max()) + 1 if len(segments) else 1
+            which, pairs = pd.factorize(stand_in * top + segments)
+            said = np.empty(len(pairs), dtype=object)
+            said[:] = [None if prices[p] is None else prices[p] * s
+                       for p, s in (divmod(pair, top) for pair in pairs.tolist())]
+            self.costs[chosen] = said[which]
         if _within(budget, stand_in, prices, segments, spent):
             return None
         # Broken (or unpriced): the budget words it. Each number stands in for by one of its

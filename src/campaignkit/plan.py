@@ -18,7 +18,10 @@ from decimal import Decimal
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ._columns import codes
 from ._errors import EXAMPLES, SendError, require
 from .channels._base import Channel
 from .decisions import FATES, Decisions, decide, describe_duration, provider_validity
@@ -142,16 +145,17 @@ class SendPlan:
         """Put ``decisions`` (about ``frame``) into a plan's words."""
         table = decisions.table
         counts = decisions.counts
-        sending = table["fate"] == "send"
-        to = (frame["to"].astype(object).where(frame["to"].notna(), "").astype(str)
-              if "to" in frame.columns else pd.Series("", index=frame.index))
+        fates = _as_str(table["fate"])
+        sending = np.asarray(fates == "send", dtype=bool)
+        to = _numbers(frame)
         segments = table["segments"].to_numpy(dtype=np.int64)
-        chosen = segments[sending.to_numpy()]
+        chosen = segments[sending]
         guard = decisions.guardrails
         budget = guard.budget
         cost: Decimal | None = None
         if budget is not None and budget.priced:
-            cost = sum((c for c in table.loc[sending, "cost"] if c is not None), Decimal(0))
+            costs = table["cost"].to_numpy(dtype=object)[sending].tolist()
+            cost = sum([c for c in costs if c is not None], Decimal(0))
         seconds = decisions.seconds
         warnings = list(decisions.warnings)
         if throughput is not None:
@@ -167,9 +171,9 @@ class SendPlan:
                     f"{describe_duration(drained)} to reach every phone")
         plan_frame = pd.DataFrame(
             {
-                "to": to.astype("str"),
-                "plan": table["fate"].astype("str"),
-                "reason": table["reason"].astype("str"),
+                "to": to,
+                "plan": fates,
+                "reason": _as_str(table["reason"]),
                 "sendable_at": table["sendable_at"],
                 "segments": table["segments"].astype("int64"),
             },
@@ -178,7 +182,7 @@ class SendPlan:
         return cls(
             frame=plan_frame,
             counts=counts,
-            recipients=int(to[sending].loc[lambda s: s != ""].nunique()),
+            recipients=_distinct(to, sending),
             segments=int(chosen.sum()),
             cost=cost,
             currency=budget.currency if budget is not None else "$",
@@ -194,6 +198,33 @@ class SendPlan:
                             if guard.quiet_hours is not None else None),
             decisions=decisions,
         )
+
+
+def _numbers(frame: pd.DataFrame) -> pd.Series:
+    """Each row's number as text (str), "" where it is missing."""
+    if "to" not in frame.columns:
+        return pd.Series("", index=frame.index, dtype="str")
+    column = frame["to"]
+    if isinstance(column.dtype, pd.StringDtype):  # strings already: only the gaps to fill
+        return column.fillna("").astype("str")
+    return column.astype(object).where(column.notna(), "").astype("str")
+
+
+def _distinct(to: pd.Series, rows: np.ndarray) -> int:
+    """How many distinct numbers, "" aside, the rows ``rows`` (a mask) send to."""
+    numbers = pa.array(to.array)
+    numbers = numbers.filter(pa.array(rows & np.asarray(pc.not_equal(numbers, ""), dtype=bool)))
+    return int(codes(numbers).max()) + 1 if len(numbers) else 0
+
+
+def _as_str(column: pd.Series) -> pd.Series:
+    """``column.astype("str")`` of an object column of strings and None (fates, reasons),
+    converted to Arrow text in one pass (no hash of each string); other cells: pandas' way."""
+    values = column.to_numpy(dtype=object)
+    if not set(map(type, values)) <= {str, type(None)}:
+        return column.astype("str")
+    text = pa.array(values, pa.large_string(), from_pandas=True)  # None: missing
+    return pd.Series(text, index=column.index, dtype="str")
 
 
 def _host(base_url: str) -> str:

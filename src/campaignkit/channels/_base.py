@@ -295,6 +295,10 @@ class TextOnly:
             return cls(rows, length)
         column = frame["text"]
         values = column.to_numpy(dtype=object) if column.dtype.kind == "O" else None
+        if values is not None and set(map(type, values)) == {str}:  # every text a str: len
+            length[:] = np.fromiter(map(len, values), dtype=np.int64, count=n)
+            length[length == 0] = -1
+            return cls(rows, length)
         for start in range(0, n, _CHUNK):  # object text converted a chunk at a time
             stop = min(start + _CHUNK, n)
             try:  # Arrow-backed text is read as it is
