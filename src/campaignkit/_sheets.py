@@ -30,6 +30,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import itertools
 import math
 import numbers
 import os
@@ -44,6 +45,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from python_calamine import CalamineWorkbook, PasswordError
 
 from ._errors import DataError
@@ -100,16 +103,20 @@ _ZIP_KINDS = (
 
 @dataclass(slots=True)
 class Table:
-    """A sheet as records of text (as shown) with the row number Excel shows for each."""
+    """A sheet as text (as shown) with the row number Excel shows for each row: records
+    of text (a CSV that pandas cannot parse, a DataFrame) or a frame of text columns."""
 
     records: list[list[str]]
-    numbers: list[int]
+    numbers: Sequence[int] | np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
     notes: tuple[Problem, ...] = ()
-    #: the same records as a frame of text columns 0..n-1 (the fast CSV path), or None
+    #: the same records as a frame of text columns 0..n-1 (CSV and workbooks), or None
     grid: pd.DataFrame | None = None
-    #: a workbook's typed values, aligned with ``records`` (None for text files)
-    raw: list[list[Any]] | None = None
+    #: a workbook's typed values as text (`cell_text`) for the columns in ``formatted``
+    #: (None for text files)
+    typed: dict[int, Any] | None = None
+    #: per column of a workbook, which cells were typed as numbers (None: none were)
+    numeric: list[np.ndarray | None] | None = None
     #: column positions where some cell's shown text differs from its typed value
     formatted: frozenset[int] = frozenset()
     #: rows hidden in the sheet (by hand or by a filter)
@@ -119,35 +126,23 @@ class Table:
     #: every sheet of the workbook with its first rows as text, for messages
     overview: Callable[[], list[tuple[str, list[list[str]]]]] | None = None
 
-    def typed_column(self, position: int, rows: list[int]) -> list[str]:
-        """The typed values of one column at record indexes ``rows``, as text."""
-        assert self.raw is not None
-        raw = self.raw
-        values = [raw[r][position] if position < len(raw[r]) else None for r in rows]
-        texts: dict[Any, str] = {}  # a column repeats its values (dates): each converted once
-        out = []
-        for v in values:
-            key = (type(v), v)
-            text = texts.get(key)
-            if text is None:
-                text = texts[key] = _typed_text(v)
-            out.append(text)
-        return out
+    @property
+    def workbook(self) -> bool:
+        """Whether the cells were typed (a workbook) rather than text."""
+        return self.numeric is not None
 
-    def number_cells(self, position: int, rows: list[int]) -> np.ndarray:
+    def typed_column(self, position: int, rows: slice | np.ndarray) -> Any:
+        """The typed values of a formatted column at ``rows`` (a slice or a mask), as text."""
+        assert self.typed is not None
+        return self.typed[position][rows]
+
+    def number_cells(self, position: int, rows: slice | np.ndarray) -> np.ndarray:
         """Which of those cells were typed as numbers."""
-        if self.raw is None:
-            return np.zeros(len(rows), bool)
-        out = np.zeros(len(rows), bool)
-        for i, r in enumerate(rows):
-            v = _at(self.raw, r, position)
-            out[i] = type(v) in (int, float)
-        return out
-
-
-def _at(raw: list[list[Any]], row: int, column: int) -> Any:
-    values = raw[row]
-    return values[column] if column < len(values) else None
+        assert self.grid is not None
+        found = self.numeric[position] if self.numeric is not None else None
+        if found is None:
+            return np.zeros(len(self.grid), bool)[rows]
+        return found[rows]
 
 
 # -- what the source is ------------------------------------------------------------------------
@@ -413,7 +408,7 @@ def _nodes(root: ElementTree.Element, name: str) -> Iterator[ElementTree.Element
 class _Scan:
     """What one pass over a worksheet's XML found, before any reader allocates."""
 
-    styled: dict[int, tuple[list[int], list[int]]]  # xf index -> 0-based rows, columns
+    styled: dict[int, tuple[np.ndarray, np.ndarray]]  # xf index -> 0-based rows, columns
     hidden: tuple[int, ...]  # 1-based rows hidden by hand or by a filter
     filtered: bool  # the sheet has an autofilter
 
@@ -612,7 +607,9 @@ def _max_column(letters: list[bytes]) -> int:
     return int(_columns(letters).max()) if letters else 0
 
 
-def _by_style(found: list[tuple[bytes, bytes, bytes]]) -> dict[int, tuple[list[int], list[int]]]:
+def _by_style(
+    found: list[tuple[bytes, bytes, bytes]],
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Styled cells (letters, row, style) grouped by style as 0-based rows and columns."""
     if not found:
         return {}
@@ -620,8 +617,7 @@ def _by_style(found: list[tuple[bytes, bytes, bytes]]) -> dict[int, tuple[list[i
     row = np.array(rows).astype(np.int64) - 1
     column = _columns(letters) - 1
     style = np.array(styles).astype(np.int64)
-    return {int(k): (row[style == k].tolist(), column[style == k].tolist())
-            for k in np.unique(style)}
+    return {int(k): (row[style == k], column[style == k]) for k in np.unique(style)}
 
 
 @functools.cache
@@ -726,36 +722,244 @@ def _read_workbook(
         chosen = str(sheet)
     else:
         raise DataError(f"{label} has no sheet {sheet!r}: its sheets are {names}")
+    where_sheet = f'sheet "{chosen}" of {label}'
     try:
         found = book.get_sheet_by_name(chosen)
-        # skip_empty_area=False keeps the grid anchored at A1: list position = row number - 1.
-        rows = found.to_python(skip_empty_area=False)
         merged = found.merged_cell_ranges or []
     except Exception as error:
-        raise _damaged(f'sheet "{chosen}" of {label}', error) from error
-    records = [[v if type(v) is str else cell_text(v) for v in row] for row in rows]
-    formatted: set[int] = set()
+        raise _damaged(where_sheet, error) from error
     hidden: tuple[int, ...] = ()
     info: dict[str, Any] = {"source": name, "format": "workbook", "sheet": chosen,
                             "encoding": None}
+    show: _Shown | None = None
     if isinstance(formats, _OdsScan):
-        formatted = _show_ods(records, rows, formats)
+        show = _OdsShown(formats)
     elif formats is not None:
         parts, scan = formats
-        formatted = _show_formats(records, rows, parts, scan)
+        show = _XlsxShown(parts, scan)
         hidden = scan.hidden
         info["filtered"] = scan.filtered
+    cells = _Cells(show)
+    for first, rows in _row_chunks(found, where_sheet):
+        cells.add(first, rows)
+    del found  # the reader's copy of the sheet: as large as the text columns, and done with
+    grid, typed, numeric, formatted = cells.finish()
     return Table(
-        records,
-        list(range(1, len(records) + 1)),
+        [],
+        np.arange(1, len(grid) + 1, dtype=np.int64),
         info,
-        raw=rows,
-        formatted=frozenset(formatted),
+        grid=grid,
+        typed=typed,
+        numeric=numeric,
+        formatted=formatted,
         hidden=hidden,
         merged=tuple((a[0], a[1], b[0], b[1]) for a, b in merged),
         overview=lambda: _overview(
             book, names, formats[0] if isinstance(formats, tuple) else None),
     )
+
+
+# Cells converted at a time: the Python objects of a sheet live a chunk of rows at a time.
+_CHUNK_CELLS = 1 << 19
+
+
+def _row_chunks(found: Any, where: str) -> Iterator[tuple[int, list[list[Any]]]]:
+    """The sheet's rows from A1 (row index 0 is row 1), a few thousand at a time, each as
+    wide as the sheet's last column: calamine leaves out the empty columns before the first
+    filled one, put back here (its ``to_python(skip_empty_area=False)`` grid)."""
+    try:
+        end = found.end
+        rows = iter(found.iter_rows()) if end is not None else iter(())
+    except Exception as error:  # every reader error, whatever its class, is one sentence
+        raise _damaged(where, error) from error
+    if end is None:
+        return
+    width = end[1] + 1
+    size = max(1, _CHUNK_CELLS // width)
+    first = 0
+    while True:
+        try:
+            chunk = list(itertools.islice(rows, size))
+        except Exception as error:
+            raise _damaged(where, error) from error
+        if not chunk:
+            return
+        if min(map(len, chunk)) < width:
+            chunk = [[""] * (width - len(row)) + row for row in chunk]
+        yield first, chunk
+        first += len(chunk)
+
+
+# Patches of one chunk: column -> {row in the chunk: the text its format shows}.
+_Patches: TypeAlias = dict[int, dict[int, str]]
+_Shown: TypeAlias = Callable[[int, list[tuple[Any, ...]]], _Patches]
+
+
+class _Cells:
+    """A sheet's cells, a chunk of rows at a time, as Arrow text columns: each cell as it is
+    shown, the typed text kept for the chunks where that differs, and which were numbers."""
+
+    def __init__(self, show: _Shown | None) -> None:
+        self.show = show
+        self.shown: list[list[pa.Array]] = []
+        self.typed: list[list[pa.Array]] = []
+        self.numbers: list[list[np.ndarray | None]] = []
+        self.lengths: list[int] = []
+        self.formatted: set[int] = set()
+
+    def add(self, first: int, rows: list[list[Any]]) -> None:
+        columns = list(zip(*rows, strict=True))
+        if not self.shown:
+            self.shown = [[] for _ in columns]
+            self.typed = [[] for _ in columns]
+            self.numbers = [[] for _ in columns]
+        patches = self.show(first, columns) if self.show is not None else {}
+        for c, values in enumerate(columns):
+            typed, numbers = _column_text(values)
+            shown = _patched(typed, patches[c]) if c in patches else typed
+            if shown is not typed:
+                self.formatted.add(c)
+            self.shown[c].append(shown)
+            self.typed[c].append(typed)
+            self.numbers[c].append(numbers)
+        self.lengths.append(len(rows))
+
+    def finish(
+        self,
+    ) -> tuple[pd.DataFrame, dict[int, Any], list[np.ndarray | None], frozenset[int]]:
+        grid = pd.DataFrame(
+            {c: pd.Series(pa.chunked_array(chunks, pa.large_string()), dtype="str")
+             for c, chunks in enumerate(self.shown)},
+            index=pd.RangeIndex(sum(self.lengths)),
+        )
+        typed = {c: pd.array(pa.chunked_array(self.typed[c], pa.large_string()), dtype="str")
+                 for c in sorted(self.formatted)}
+        numeric: list[np.ndarray | None] = []
+        for chunks in self.numbers:
+            if all(m is None for m in chunks):
+                numeric.append(None)
+                continue
+            numeric.append(np.concatenate([
+                np.zeros(n, bool) if m is None else m
+                for m, n in zip(chunks, self.lengths, strict=True)
+            ]))
+        return grid, typed, numeric, frozenset(self.formatted)
+
+
+_WHEN = frozenset({dt.date, dt.datetime, dt.time, dt.timedelta})
+
+
+def _column_text(values: tuple[Any, ...]) -> tuple[pa.Array, np.ndarray | None]:
+    """A chunk of one column's typed values as text (`cell_text`), and which were numbers
+    (None: none were)."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return pa.array(values, pa.large_string()), None
+    numbers = None
+    if float in kinds or int in kinds:
+        numbers = np.fromiter((type(v) is float or type(v) is int for v in values), bool,
+                              len(values))
+    if kinds == {float}:
+        floats = np.array(values, dtype=np.float64)
+        if ((np.trunc(floats) == floats) & (np.abs(floats) < 1e16)).all():
+            # whole numbers, as `_float_text` writes them, in one cast
+            return pc.cast(pa.array(floats.astype(np.int64)), pa.large_string()), numbers
+    if kinds & _WHEN:  # dates repeat down a column: each converted once
+        seen = {v: cell_text(v) for v in set(values) if type(v) in _WHEN}
+        texts = [v if type(v) is str else seen[v] if type(v) in _WHEN else cell_text(v)
+                 for v in values]
+    else:
+        texts = [v if type(v) is str else cell_text(v) for v in values]
+    return pa.array(texts, pa.large_string()), numbers
+
+
+def _patched(typed: pa.Array, patch: dict[int, str]) -> pa.Array:
+    """``typed`` with the cells of ``patch`` that show other text replaced (``typed`` itself
+    when none do)."""
+    at = sorted(patch)
+    now = typed.take(pa.array(at, pa.int64())).to_pylist()
+    differ = [(r, patch[r]) for r, text in zip(at, now, strict=True) if patch[r] != text]
+    if not differ:
+        return typed
+    mask = np.zeros(len(typed), bool)
+    mask[[r for r, _ in differ]] = True
+    return pc.replace_with_mask(typed, pa.array(mask),
+                                pa.array([text for _, text in differ], pa.large_string()))
+
+
+class _XlsxShown:
+    """The text each styled number or date cell of a chunk shows, by xlfmt: once per
+    distinct (value, format)."""
+
+    def __init__(self, parts: _XlsxParts, scan: _Scan) -> None:
+        from xlfmt import format_value
+
+        self.format_value = format_value
+        self.codes = parts.formats
+        self.known: dict[tuple[Any, str], str] = {}
+        found = [(rows, columns, np.full(len(rows), style, np.int64))
+                 for style, (rows, columns) in scan.styled.items()
+                 if style < len(self.codes) and self.codes[style] is not None]
+        # column -> (its styled rows, increasing; their styles)
+        self.columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if found:
+            rows, columns, styles = (np.concatenate(a) for a in zip(*found, strict=True))
+            order = np.lexsort((rows, columns))
+            rows, columns, styles = rows[order], columns[order], styles[order]
+            cuts = np.flatnonzero(np.diff(columns)) + 1
+            for r, c, s in zip(np.split(rows, cuts), np.split(columns, cuts),
+                               np.split(styles, cuts), strict=True):
+                self.columns[int(c[0])] = (r, s)
+
+    def __call__(self, first: int, columns: list[tuple[Any, ...]]) -> _Patches:
+        last = first + len(columns[0])
+        out: _Patches = {}
+        for c, (rows, styles) in self.columns.items():
+            if c >= len(columns):
+                continue
+            i, j = np.searchsorted(rows, (first, last))
+            if i == j:
+                continue
+            values = columns[c]
+            patch: dict[int, str] = {}
+            for r, style in zip((rows[i:j] - first).tolist(), styles[i:j].tolist(),
+                                strict=True):
+                value = values[r]
+                if type(value) is str or type(value) is bool or value is None:
+                    continue  # text shows as typed; booleans as TRUE/FALSE
+                code = self.codes[style]
+                assert code is not None
+                text = self.known.get((value, code))
+                if text is None:
+                    text = self.known[value, code] = _format(self.format_value, value, code)
+                patch[r] = text
+            if patch:
+                out[c] = patch
+        return out
+
+
+class _OdsShown:
+    """The text LibreOffice showed, when it saved, for each number or date cell of a chunk."""
+
+    def __init__(self, scan: _OdsScan) -> None:
+        self.blocks = scan.shown
+        self.tops = np.array([b[0] for b in scan.shown], np.int64)
+        self.ends = self.tops + np.array([b[1] for b in scan.shown], np.int64)
+
+    def __call__(self, first: int, columns: list[tuple[Any, ...]]) -> _Patches:
+        last = first + len(columns[0])
+        out: _Patches = {}
+        for k in np.flatnonzero((self.tops < last) & (self.ends > first)).tolist():
+            top, count, column, span, text = self.blocks[k]
+            rows = range(max(top, first) - first, min(top + count, last) - first)
+            for c in range(column, min(column + span, len(columns))):
+                values = columns[c]
+                for r in rows:
+                    value = values[r]
+                    if type(value) is str or type(value) is bool or value is None:
+                        continue
+                    out.setdefault(c, {})[r] = text
+        return out
 
 
 def _overview(
@@ -774,51 +978,6 @@ def _overview(
             continue
         out.append((name, [[cell_text(v) for v in row] for row in rows]))
     return out
-
-
-def _show_formats(
-    records: list[list[str]], rows: list[list[Any]], parts: _XlsxParts, scan: _Scan
-) -> set[int]:
-    """Replace each styled number or date cell's text by what its format shows."""
-    from xlfmt import format_value
-
-    shown: dict[tuple[Any, str], str] = {}
-    formatted: set[int] = set()
-    for style, (styled_rows, styled_columns) in scan.styled.items():
-        code = parts.formats[style] if style < len(parts.formats) else None
-        if code is None:
-            continue
-        for r, c in zip(styled_rows, styled_columns, strict=True):
-            if r >= len(rows) or c >= len(rows[r]):
-                continue
-            value = rows[r][c]
-            if type(value) is str or type(value) is bool or value is None:
-                continue  # text shows as typed; booleans as TRUE/FALSE
-            key = (value, code)
-            text = shown.get(key)
-            if text is None:
-                text = _format(format_value, value, code)
-                shown[key] = text
-            if text != records[r][c]:
-                records[r][c] = text
-                formatted.add(c)
-    return formatted
-
-
-def _show_ods(records: list[list[str]], rows: list[list[Any]], scan: _OdsScan) -> set[int]:
-    """Replace each ODS number or date cell's text by what LibreOffice showed when it saved."""
-    formatted: set[int] = set()
-    for first, count, column, columns, text in scan.shown:
-        for r in range(first, min(first + count, len(records))):
-            record = records[r]
-            for c in range(column, min(column + columns, len(record))):
-                value = rows[r][c]
-                if type(value) is str or type(value) is bool or value is None:
-                    continue
-                if text != record[c]:
-                    record[c] = text
-                    formatted.add(c)
-    return formatted
 
 
 def _format(format_value: Callable[..., str], value: Any, code: str) -> str:

@@ -441,9 +441,10 @@ def _load_table(
     empty = numbers[body][~keep].tolist()
     kept_idx = body[keep]
     kept_numbers = numbers[kept_idx]
+    pick = _picker(kept_idx, len(numbers))
     if grid is not None:
         # Arrow-backed slices: a million rows never become ten million Python strings.
-        columns: list[Sequence[str]] = [grid[p].array[kept_idx] for p in grid.columns]
+        columns: list[Sequence[str]] = [grid[p].array[pick] for p in grid.columns]
     else:
         kept = [table.records[i] for i in kept_idx.tolist()]
         width = max([len(header), *map(len, kept)])
@@ -463,20 +464,17 @@ def _load_table(
         raise ColumnError(_no_phone_message(table, names, header_number, label)) from None
     index = pd.Index(kept_numbers, name="row", dtype="int64")
     data: dict[str, pd.Series] = {}
-    record_idx = kept_idx.tolist()
     for name, position in zip(names, positions, strict=True):
         values = columns[position]
-        if table.raw is not None and position in table.formatted and name == phone:
-            values = table.typed_column(position, record_idx)  # phones as typed
+        if table.workbook and position in table.formatted and name == phone:
+            values = table.typed_column(position, pick)  # phones as typed
         data[name] = pd.Series(values, index=index, dtype="str")
-        if table.raw is not None and position in table.formatted and name != phone:
+        if table.workbook and position in table.formatted and name != phone:
             typed = _unique(name + VALUE_SUFFIX, [*names, *data])
-            data[typed] = pd.Series(table.typed_column(position, record_idx), index=index,
+            data[typed] = pd.Series(table.typed_column(position, pick), index=index,
                                     dtype="str")
     frame = pd.DataFrame(data, index=index)
-    number_cells = (
-        table.number_cells(by_name[phone], record_idx) if table.raw is not None else None
-    )
+    number_cells = table.number_cells(by_name[phone], pick) if table.workbook else None
     info = {**table.info, **tidy_info, "empty_rows": tuple(empty), "header_row": header_number}
     hidden = set(table.hidden) & set(kept_numbers.tolist())
     if hidden:
@@ -495,6 +493,18 @@ def _load_table(
         notes += swallowed_notes
     return _Loaded(frame, table.notes + tuple(notes), info, phone, number_cells, extra,
                    row_problems)
+
+
+def _picker(kept: np.ndarray, length: int) -> slice | np.ndarray:
+    """Rows ``kept`` (increasing) of ``length`` as a slice when they follow each other, else
+    as a mask: Arrow slices without copying and filters in one pass, where an index takes."""
+    if not len(kept):
+        return slice(0, 0)
+    if int(kept[-1]) - int(kept[0]) + 1 == len(kept):
+        return slice(int(kept[0]), int(kept[-1]) + 1)
+    mask = np.zeros(length, dtype=bool)
+    mask[kept] = True
+    return mask
 
 
 def _count(n: int, word: str) -> str:
