@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import ctypes
+import ctypes.util
 import datetime as dt
 import functools
 import io
@@ -742,7 +744,10 @@ def _read_workbook(
     cells = _Cells(show)
     for first, rows in _row_chunks(found, where_sheet):
         cells.add(first, rows)
-    del found  # the reader's copy of the sheet: as large as the text columns, and done with
+    # The reader's copies of the sheet and its shared strings are as large as the text
+    # columns: let them go (a message that needs the other sheets opens the file again).
+    del found, book
+    _give_back()
     grid, typed, numeric, formatted = cells.finish()
     return Table(
         [],
@@ -755,8 +760,30 @@ def _read_workbook(
         hidden=hidden,
         merged=tuple((a[0], a[1], b[0], b[1]) for a, b in merged),
         overview=lambda: _overview(
-            book, names, formats[0] if isinstance(formats, tuple) else None),
+            where, names, formats[0] if isinstance(formats, tuple) else None),
     )
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def _give_back() -> None:
+    """Return the memory freed by the reader's millions of small cells to the system.
+
+    glibc keeps freed small blocks in its heap, so the process would stay as large as the
+    reader's copy of the sheet for the rest of the session; ``malloc_trim`` hands the free
+    pages back (https://man7.org/linux/man-pages/man3/malloc_trim.3.html). Elsewhere the
+    allocator does this by itself or the call does not exist: nothing is done.
+    """
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is not None:
+        trim(0)
 
 
 # Cells converted at a time: the Python objects of a sheet live a chunk of rows at a time.
@@ -963,10 +990,15 @@ class _OdsShown:
 
 
 def _overview(
-    book: CalamineWorkbook, names: list[str], parts: _XlsxParts | None
+    where: IO[bytes], names: list[str], parts: _XlsxParts | None
 ) -> list[tuple[str, list[list[str]]]]:
     """Each sheet's first 30 rows as text, for a message; a sheet that cannot be read safely
     (or at all) shows no rows."""
+    try:
+        where.seek(0)
+        book = CalamineWorkbook.from_filelike(where)
+    except Exception:
+        return [(name, []) for name in names]
     out: list[tuple[str, list[list[str]]]] = []
     for name in names:
         try:

@@ -94,6 +94,8 @@ _NOT_PHONE_WORDS = frozenset(
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u00a0\u200e\u200f"
 # What a cell may hold and still be empty: whitespace and the invisible characters above.
 _BLANK = _INVISIBLE + " \t\r\n\x0b\x0c\u2007\u202f\u3000"
+# A cell of nothing but those, as an RE2 pattern (Arrow's regex engine).
+_BLANK_CELL = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in _BLANK) + "]*$"
 # Control characters (C0 but tab, newline and carriage return; DEL; C1): never in a message.
 _CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]"
 _CONTROL_NAMES = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL"}
@@ -220,8 +222,9 @@ def load_recipients(
     if isinstance(source, pd.DataFrame):
         loaded = _load_dataframe(source, phone_column)
     else:
-        table = read_source(source, sheet)
-        loaded = _load_table(table, header_row=header_row, wanted=phone_column)
+        # No name for the table: its grid and reader are freed before the phones are read.
+        loaded = _load_table(read_source(source, sheet), header_row=header_row,
+                             wanted=phone_column)
     frame, phone = loaded.frame, loaded.phone
     to, problems, repairs = normalise_phones(
         frame[phone], region, countries=allowed, number_cells=loaded.number_cells
@@ -402,7 +405,8 @@ def _load_table(
     if grid is not None:
         blank = np.ones(len(grid), dtype=bool)
         for position in grid.columns:
-            blank &= (grid[position].str.strip(_BLANK) == "").to_numpy(dtype=bool)
+            cells = pa.array(grid[position].array)  # zero-copy from pandas' Arrow strings
+            blank &= np.asarray(pc.match_substring_regex(cells, _BLANK_CELL).fill_null(False))
     else:
         blank = np.fromiter((_blank_row(r) for r in table.records), bool, len(table.records))
     filled = np.flatnonzero(~blank)
@@ -476,13 +480,13 @@ def _load_table(
     frame = pd.DataFrame(data, index=index)
     number_cells = table.number_cells(by_name[phone], pick) if table.workbook else None
     info = {**table.info, **tidy_info, "empty_rows": tuple(empty), "header_row": header_number}
-    hidden = set(table.hidden) & set(kept_numbers.tolist())
+    hidden = np.intersect1d(np.asarray(table.hidden, dtype="int64"), kept_numbers).tolist()
     if hidden:
         how = "by its filter or by hand" if table.info.get("filtered") else "by hand"
-        info["hidden_rows"] = tuple(sorted(hidden))
-        notes.append(Problem(min(hidden), None, f"{_count(len(hidden), 'row')} hidden in the "
+        info["hidden_rows"] = tuple(hidden)
+        notes.append(Problem(hidden[0], None, f"{_count(len(hidden), 'row')} hidden in the "
                              f"sheet ({how}) were loaded all the same: "
-                             f"{_rows_text(sorted(hidden))}; delete them from the sheet if "
+                             f"{_rows_text(hidden)}; delete them from the sheet if "
                              "they should not get the message", "sheet"))
     frame, control_notes, extra = _remove_control_characters(frame)
     notes += control_notes
