@@ -485,9 +485,10 @@ class _XlsxParts:
     def scan(self, sheet: str) -> _Scan:
         """Check the cells the sheet reaches and find its styled cells and hidden rows.
 
-        One pass over the XML with few regexes per chunk (the bounds are cheap: the most
-        letters and digits any cell reference has); the exact extent is computed only when
-        those bounds allow too large a grid.
+        One pass over the XML with few regexes per chunk: the extent is bounded by the rows
+        that hold cells and the first chunk's columns, and a cell beyond those bounds (one
+        that lies about its place) is looked for; the exact extent is computed only when
+        such a cell exists or the bounds allow too large a grid.
         """
         part = dict(self.sheets).get(sheet)
         where = f'sheet "{sheet}" of {self.label}'
@@ -501,8 +502,8 @@ class _XlsxParts:
             + b"|".join(str(i).encode() for i in wanted) + rb')"'
         ) if wanted else None
         hidden_re = re.compile(rb'<row r="([0-9]+)"[^>]*? hidden="(?:1|true)"')
-        refless_re = re.compile(rb'<c(?:>| (?!r="))')
-        row_re = re.compile(rb'<row r="([0-9]{1,7})"')
+        # A row element that holds cells (or ends the chunk: counted, to be safe).
+        row_re = re.compile(rb'<row r="([0-9]{1,7})"[^>]*(?<!/)>(?=\s*<c[ >]|\s*\Z)')
         cells = max_row = max_col = 0
         refless = filtered = stray = False
         declared = ""
@@ -512,18 +513,20 @@ class _XlsxParts:
             if not declared:
                 found = re.search(rb'<dimension ref="([A-Z0-9:$]+)"', buf)
                 declared = found.group(1).decode() if found else "-"
-            cells += buf.count(b'<c r="')
-            refless = refless or refless_re.search(buf) is not None
-            # The extent: rows from the row elements, columns from the first chunk's cells;
-            # then a cheap search per chunk for a cell right of those columns or with more
-            # row digits (cells that lie about their place); the exact extent only if needed.
+            found_cells = buf.count(b'<c r="')
+            cells += found_cells
+            # a cell without a reference: <c> or <c ...> whose first attribute is not r=
+            refless = refless or b"<c>" in buf or buf.count(b"<c ") > found_cells
+            # The extent: rows from the row elements that hold cells, columns from the first
+            # chunk's cells; then a search per chunk for a cell right of those columns or
+            # below those rows (one that lies about its place): the exact extent if found.
             rows = row_re.findall(buf)
             if rows:
-                max_row = max(max_row, max(map(int, rows)))
+                max_row = max(max_row, int(np.array(rows).astype(np.int64).max()))
             if not max_col:
                 max_col = _max_column(_LETTERS.findall(buf))
             if not stray and (max_row or max_col):
-                stray = _beyond(max_col, len(str(max_row))).search(buf) is not None
+                stray = _found(_beyond(max_col, max_row), buf)
             if b"hidden=" in buf:
                 hidden += [int(r) for r in hidden_re.findall(buf)]
             filtered = filtered or b"<autoFilter" in buf
@@ -534,8 +537,8 @@ class _XlsxParts:
             self._refuse(where, corner, *_cell_position(corner), cells, declared=True)
         if refless:
             self._walk_area(where, part, cells)
-        elif stray or (10 ** len(str(max_row)) - 1) * max_col > _allowed(cells):
-            self._exact_area(where, part, cells)  # a cell may lie within the row digits
+        elif stray or max_row * max_col > _allowed(cells):
+            self._exact_area(where, part, cells)  # the exact extent may be smaller
         else:
             reach = f"{_column_letter(max_col - 1)}{max_row}" if max_col else None
             self._refuse(where, reach, max_row, max_col, cells)
@@ -622,13 +625,20 @@ def _by_style(
     return {int(k): (row[style == k], column[style == k]) for k in np.unique(style)}
 
 
+def _found(pattern: str, buf: bytes) -> bool:
+    """Whether ``pattern`` occurs in ``buf``, by RE2 (Arrow's regex engine: linear time, and
+    several times faster than Python's re on an alternation tried at every cell)."""
+    return bool(pc.match_substring_regex(pa.array([buf], pa.large_binary()), pattern)[0].as_py())
+
+
 @functools.cache
-def _beyond(max_col: int, digits: int) -> re.Pattern[bytes]:
-    """A cell reference right of column ``max_col`` or with more than ``digits`` row digits
-    (character classes only: Python's re is slow on long alternations)."""
+def _beyond(max_col: int, max_row: int) -> str:
+    """An RE2 pattern for a cell reference right of column ``max_col`` or below row
+    ``max_row`` (character classes only, no lookaround)."""
     letters = _column_letter(max_col - 1) if max_col else ""
     wider = _greater(letters, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3) if letters else "[A-Z]"
-    return re.compile(f'<c r="(?:{wider}|[A-Z]{{1,3}}[0-9]{{{digits + 1}}})'.encode())
+    lower = _greater(str(max_row), "0123456789", 7)
+    return f'<c r="(?:{wider}|[A-Z]{{1,3}}(?:(?:{lower})"|[0-9]{{8}}))'
 
 
 def _greater(value: str, alphabet: str, longest: int) -> str:
@@ -903,15 +913,14 @@ def _column_text(values: tuple[Any, ...]) -> tuple[pa.Array, np.ndarray | None]:
 def _patched(typed: pa.Array, patch: dict[int, str]) -> pa.Array:
     """``typed`` with the cells of ``patch`` that show other text replaced (``typed`` itself
     when none do)."""
-    at = sorted(patch)
-    now = typed.take(pa.array(at, pa.int64())).to_pylist()
-    differ = [(r, patch[r]) for r, text in zip(at, now, strict=True) if patch[r] != text]
-    if not differ:
+    at = np.array(sorted(patch), dtype=np.int64)
+    texts = pa.array([patch[r] for r in at.tolist()], pa.large_string())
+    differ = np.asarray(pc.not_equal(typed.take(pa.array(at)), texts))
+    if not differ.any():
         return typed
     mask = np.zeros(len(typed), bool)
-    mask[[r for r, _ in differ]] = True
-    return pc.replace_with_mask(typed, pa.array(mask),
-                                pa.array([text for _, text in differ], pa.large_string()))
+    mask[at[differ]] = True
+    return pc.replace_with_mask(typed, pa.array(mask), texts.filter(pa.array(differ)))
 
 
 class _XlsxShown:
