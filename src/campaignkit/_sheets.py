@@ -1197,8 +1197,48 @@ def _read_text_bytes(
     data: bytes, name: str | None, sheet: str | int | None, *, tab: bool
 ) -> Table:
     _no_sheet(sheet, name)
+    utf8 = _utf8(data)
+    if utf8 is not None:
+        return _read_utf8(*utf8, name, tab)
     text, encoding = _decode(data)
     return _read_text(text, name, encoding, tab)
+
+
+def _utf8(data: bytes) -> tuple[bytes, str] | None:
+    """The bytes of a valid UTF-8 file's text (without its BOM) and the encoding `_decode`
+    names for it; None for any other file. Checked a few megabytes at a time: the file is
+    never held as a Python string (4 bytes a character once a name is in Chinese)."""
+    encoding = "utf-8"
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[3:], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+                          codecs.BOM_UTF16_BE)):
+        return None
+    else:
+        head = data[:8192]
+        nuls = head.count(0)
+        if nuls and nuls * 50 >= len(head):
+            return None  # UTF-16/32 without a BOM: `_decode` asks charset-normalizer
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), _CHUNK):
+            decoder.decode(data[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return data.removeprefix(codecs.BOM_UTF8), encoding
+
+
+def _read_utf8(data: bytes, encoding: str, name: str | None, tab: bool) -> Table:
+    """`_read_text` on a UTF-8 file's bytes: pandas parses them as they are."""
+    head = codecs.getincrementaldecoder("utf-8")().decode(data[: 4 * 65536])
+    delimiter = "\t" if tab else _sniff_delimiter(head)
+    if _longest_line(data) > MAX_COLUMNS:  # a line of n bytes has at most n characters
+        _check_width(data.decode("utf-8"), delimiter, name or "the file")
+    grid = None if b"\x00" in data else _parse_grid(io.BytesIO(data), delimiter)
+    if grid is None:
+        return _read_text(data.decode("utf-8"), name, encoding, tab)
+    return _text_table([], grid, name, encoding, delimiter)
 
 
 def _read_text(text: str, name: str | None, encoding: str | None, tab: bool) -> Table:
@@ -1208,7 +1248,15 @@ def _read_text(text: str, name: str | None, encoding: str | None, tab: bool) -> 
     grid = _read_grid(text, delimiter)
     records = [] if grid is not None else list(
         csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    numbers = list(range(1, (len(grid) if grid is not None else len(records)) + 1))
+    return _text_table(records, grid, name, encoding, delimiter)
+
+
+def _text_table(
+    records: list[list[str]], grid: pd.DataFrame | None, name: str | None,
+    encoding: str | None, delimiter: str,
+) -> Table:
+    numbers = np.arange(1, (len(grid) if grid is not None else len(records)) + 1,
+                        dtype=np.int64)
     note = _encoding_note(encoding) if encoding else None
     info = {
         "source": name,
@@ -1238,11 +1286,12 @@ def _check_width(text: str, delimiter: str, label: str) -> None:
         )
 
 
-def _longest_line(text: str, step: int = 1 << 23) -> int:
+def _longest_line(text: str | bytes, step: int = 1 << 23) -> int:
     """The length of the longest line, a few megabytes at a time."""
     longest = current = 0
+    newline = "\n" if isinstance(text, str) else b"\n"
     for start in range(0, len(text), step):
-        lines = text[start : start + step].split("\n")
+        lines = text[start : start + step].split(newline)  # type: ignore[arg-type]
         if len(lines) == 1:
             current += len(lines[0])
             continue
@@ -1256,9 +1305,13 @@ def _read_grid(text: str, delimiter: str) -> pd.DataFrame | None:
     lists at a million rows. None when it cannot (ragged rows, NUL bytes): csv.reader then."""
     if "\x00" in text:
         return None
+    return _parse_grid(io.StringIO(text), delimiter)
+
+
+def _parse_grid(handle: IO[str] | IO[bytes], delimiter: str) -> pd.DataFrame | None:
     try:
         grid = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=None, dtype=str, engine="c",
+            handle, sep=delimiter, header=None, dtype=str, engine="c", encoding="utf-8",
             keep_default_na=False, na_filter=False, skip_blank_lines=False, quotechar='"',
             doublequote=True, skipinitialspace=False,
         )
