@@ -430,7 +430,7 @@ def _load_table(
             notes.append(Problem(header_number, None, f"the header is rows {numbers[top]}-"
                                  f"{header_number}: the group labels of row {numbers[top]} "
                                  "were joined to the names below them", "sheet"))
-    above = [int(numbers[i]) for i in filled if i < top]
+    above = numbers[filled[filled < top]].tolist()
     if above:
         first = " ".join(c.strip() for c in record(int(filled[0])) if c.strip())
         first = first if len(first) <= 60 else first[:59] + "…"
@@ -480,7 +480,7 @@ def _load_table(
     frame = pd.DataFrame(data, index=index)
     number_cells = table.number_cells(by_name[phone], pick) if table.workbook else None
     info = {**table.info, **tidy_info, "empty_rows": tuple(empty), "header_row": header_number}
-    hidden = np.intersect1d(np.asarray(table.hidden, dtype="int64"), kept_numbers).tolist()
+    hidden = _among(table.hidden, kept_numbers)
     if hidden:
         how = "by its filter or by hand" if table.info.get("filtered") else "by hand"
         info["hidden_rows"] = tuple(hidden)
@@ -509,6 +509,15 @@ def _picker(kept: np.ndarray, length: int) -> slice | np.ndarray:
     mask = np.zeros(length, dtype=bool)
     mask[kept] = True
     return mask
+
+
+def _among(rows: Sequence[int], kept: np.ndarray) -> list[int]:
+    """The distinct ``rows`` found in ``kept``, in increasing order (nothing to sort when
+    there are none: the usual case)."""
+    if not len(rows):
+        return []
+    wanted = np.unique(np.asarray(rows, dtype="int64"))
+    return wanted[np.isin(wanted, kept)].tolist()  # type: ignore[no-any-return]
 
 
 def _count(n: int, word: str) -> str:
