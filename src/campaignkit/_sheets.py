@@ -915,6 +915,8 @@ def _patched(typed: pa.Array, patch: dict[int, str]) -> pa.Array:
     when none do)."""
     at = np.array(sorted(patch), dtype=np.int64)
     texts = pa.array([patch[r] for r in at.tolist()], pa.large_string())
+    if len(at) == len(typed):  # every cell patched (a column of dates): the texts are it
+        return texts if pc.any(pc.not_equal(typed, texts)).as_py() else typed
     differ = np.asarray(pc.not_equal(typed.take(pa.array(at)), texts))
     if not differ.any():
         return typed
