@@ -322,3 +322,30 @@ def test_hidden_and_filtered_rows_are_a_warning(tmp_path: Path) -> None:
                 "sheet"),
     )
     assert "<tr><th>hidden rows loaded</th><td>3</td></tr>" in summary._repr_html_()
+
+
+@pytest.mark.parametrize("cells", [1, 4, 7], ids=["row-per-chunk", "cut-inside-rows", "two-rows"])
+def test_a_sheet_read_in_small_chunks_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: int
+) -> None:
+    """Rows are converted a chunk at a time: formats, value columns and number cells come
+    out the same wherever the chunks are cut."""
+    from campaignkit import _sheets
+
+    rows: list[list[object]] = [["Name", "Phone", "Zip", "Visit"]]
+    rows += [[f"P{i}", PHONE + i if i % 2 else f"+1 617 555 {i:04d}", 2134 + i,
+              dt.date(2026, 12, 1 + i)] for i in range(6)]
+    codes = {"C2": "00000", "C4": "00000", "C7": "00000", "D3": "dd/mm/yyyy",
+             "D4": "dd/mm/yyyy"}
+    path = _book(tmp_path, rows, codes)
+    whole = load_recipients(path, default_region="US")
+    monkeypatch.setattr(_sheets, "_CHUNK_CELLS", cells)
+    chunked = load_recipients(path, default_region="US")
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked.attrs == whole.attrs
+    assert chunked["Zip"].tolist() == ["02134", "2135", "02136", "2137", "2138", "02139"]
+    assert chunked["Visit"].tolist() == ["2026-12-01", "02/12/2026", "03/12/2026",
+                                         "2026-12-04", "2026-12-05", "2026-12-06"]
+    assert chunked["Visit (value)"].tolist() == [f"2026-12-0{d}" for d in range(1, 7)]
+    assert chunked["to"].tolist() == [f"+1617555{i:04d}" if not i % 2 else f"+{PHONE + i}"
+                                      for i in range(6)]

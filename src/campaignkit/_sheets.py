@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import ctypes
+import ctypes.util
 import datetime as dt
 import functools
 import io
+import itertools
 import math
 import numbers
 import os
@@ -44,6 +47,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from python_calamine import CalamineWorkbook, PasswordError
 
 from ._errors import DataError
@@ -100,16 +105,20 @@ _ZIP_KINDS = (
 
 @dataclass(slots=True)
 class Table:
-    """A sheet as records of text (as shown) with the row number Excel shows for each."""
+    """A sheet as text (as shown) with the row number Excel shows for each row: records
+    of text (a CSV that pandas cannot parse, a DataFrame) or a frame of text columns."""
 
     records: list[list[str]]
-    numbers: list[int]
+    numbers: Sequence[int] | np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
     notes: tuple[Problem, ...] = ()
-    #: the same records as a frame of text columns 0..n-1 (the fast CSV path), or None
+    #: the same records as a frame of text columns 0..n-1 (CSV and workbooks), or None
     grid: pd.DataFrame | None = None
-    #: a workbook's typed values, aligned with ``records`` (None for text files)
-    raw: list[list[Any]] | None = None
+    #: a workbook's typed values as text (`cell_text`) for the columns in ``formatted``
+    #: (None for text files)
+    typed: dict[int, Any] | None = None
+    #: per column of a workbook, which cells were typed as numbers (None: none were)
+    numeric: list[np.ndarray | None] | None = None
     #: column positions where some cell's shown text differs from its typed value
     formatted: frozenset[int] = frozenset()
     #: rows hidden in the sheet (by hand or by a filter)
@@ -119,35 +128,23 @@ class Table:
     #: every sheet of the workbook with its first rows as text, for messages
     overview: Callable[[], list[tuple[str, list[list[str]]]]] | None = None
 
-    def typed_column(self, position: int, rows: list[int]) -> list[str]:
-        """The typed values of one column at record indexes ``rows``, as text."""
-        assert self.raw is not None
-        raw = self.raw
-        values = [raw[r][position] if position < len(raw[r]) else None for r in rows]
-        texts: dict[Any, str] = {}  # a column repeats its values (dates): each converted once
-        out = []
-        for v in values:
-            key = (type(v), v)
-            text = texts.get(key)
-            if text is None:
-                text = texts[key] = _typed_text(v)
-            out.append(text)
-        return out
+    @property
+    def workbook(self) -> bool:
+        """Whether the cells were typed (a workbook) rather than text."""
+        return self.numeric is not None
 
-    def number_cells(self, position: int, rows: list[int]) -> np.ndarray:
+    def typed_column(self, position: int, rows: slice | np.ndarray) -> Any:
+        """The typed values of a formatted column at ``rows`` (a slice or a mask), as text."""
+        assert self.typed is not None
+        return self.typed[position][rows]
+
+    def number_cells(self, position: int, rows: slice | np.ndarray) -> np.ndarray:
         """Which of those cells were typed as numbers."""
-        if self.raw is None:
-            return np.zeros(len(rows), bool)
-        out = np.zeros(len(rows), bool)
-        for i, r in enumerate(rows):
-            v = _at(self.raw, r, position)
-            out[i] = type(v) in (int, float)
-        return out
-
-
-def _at(raw: list[list[Any]], row: int, column: int) -> Any:
-    values = raw[row]
-    return values[column] if column < len(values) else None
+        assert self.grid is not None
+        found = self.numeric[position] if self.numeric is not None else None
+        if found is None:
+            return np.zeros(len(self.grid), bool)[rows]
+        return found[rows]
 
 
 # -- what the source is ------------------------------------------------------------------------
@@ -413,7 +410,7 @@ def _nodes(root: ElementTree.Element, name: str) -> Iterator[ElementTree.Element
 class _Scan:
     """What one pass over a worksheet's XML found, before any reader allocates."""
 
-    styled: dict[int, tuple[list[int], list[int]]]  # xf index -> 0-based rows, columns
+    styled: dict[int, tuple[np.ndarray, np.ndarray]]  # xf index -> 0-based rows, columns
     hidden: tuple[int, ...]  # 1-based rows hidden by hand or by a filter
     filtered: bool  # the sheet has an autofilter
 
@@ -488,9 +485,10 @@ class _XlsxParts:
     def scan(self, sheet: str) -> _Scan:
         """Check the cells the sheet reaches and find its styled cells and hidden rows.
 
-        One pass over the XML with few regexes per chunk (the bounds are cheap: the most
-        letters and digits any cell reference has); the exact extent is computed only when
-        those bounds allow too large a grid.
+        One pass over the XML with few regexes per chunk: the extent is bounded by the rows
+        that hold cells and the first chunk's columns, and a cell beyond those bounds (one
+        that lies about its place) is looked for; the exact extent is computed only when
+        such a cell exists or the bounds allow too large a grid.
         """
         part = dict(self.sheets).get(sheet)
         where = f'sheet "{sheet}" of {self.label}'
@@ -504,8 +502,8 @@ class _XlsxParts:
             + b"|".join(str(i).encode() for i in wanted) + rb')"'
         ) if wanted else None
         hidden_re = re.compile(rb'<row r="([0-9]+)"[^>]*? hidden="(?:1|true)"')
-        refless_re = re.compile(rb'<c(?:>| (?!r="))')
-        row_re = re.compile(rb'<row r="([0-9]{1,7})"')
+        # A row element that holds cells (or ends the chunk: counted, to be safe).
+        row_re = re.compile(rb'<row r="([0-9]{1,7})"[^>]*(?<!/)>(?=\s*<c[ >]|\s*\Z)')
         cells = max_row = max_col = 0
         refless = filtered = stray = False
         declared = ""
@@ -515,18 +513,20 @@ class _XlsxParts:
             if not declared:
                 found = re.search(rb'<dimension ref="([A-Z0-9:$]+)"', buf)
                 declared = found.group(1).decode() if found else "-"
-            cells += buf.count(b'<c r="')
-            refless = refless or refless_re.search(buf) is not None
-            # The extent: rows from the row elements, columns from the first chunk's cells;
-            # then a cheap search per chunk for a cell right of those columns or with more
-            # row digits (cells that lie about their place); the exact extent only if needed.
+            found_cells = buf.count(b'<c r="')
+            cells += found_cells
+            # a cell without a reference: <c> or <c ...> whose first attribute is not r=
+            refless = refless or b"<c>" in buf or buf.count(b"<c ") > found_cells
+            # The extent: rows from the row elements that hold cells, columns from the first
+            # chunk's cells; then a search per chunk for a cell right of those columns or
+            # below those rows (one that lies about its place): the exact extent if found.
             rows = row_re.findall(buf)
             if rows:
-                max_row = max(max_row, max(map(int, rows)))
+                max_row = max(max_row, int(np.array(rows).astype(np.int64).max()))
             if not max_col:
                 max_col = _max_column(_LETTERS.findall(buf))
             if not stray and (max_row or max_col):
-                stray = _beyond(max_col, len(str(max_row))).search(buf) is not None
+                stray = _found(_beyond(max_col, max_row), buf)
             if b"hidden=" in buf:
                 hidden += [int(r) for r in hidden_re.findall(buf)]
             filtered = filtered or b"<autoFilter" in buf
@@ -537,8 +537,8 @@ class _XlsxParts:
             self._refuse(where, corner, *_cell_position(corner), cells, declared=True)
         if refless:
             self._walk_area(where, part, cells)
-        elif stray or (10 ** len(str(max_row)) - 1) * max_col > _allowed(cells):
-            self._exact_area(where, part, cells)  # a cell may lie within the row digits
+        elif stray or max_row * max_col > _allowed(cells):
+            self._exact_area(where, part, cells)  # the exact extent may be smaller
         else:
             reach = f"{_column_letter(max_col - 1)}{max_row}" if max_col else None
             self._refuse(where, reach, max_row, max_col, cells)
@@ -612,7 +612,9 @@ def _max_column(letters: list[bytes]) -> int:
     return int(_columns(letters).max()) if letters else 0
 
 
-def _by_style(found: list[tuple[bytes, bytes, bytes]]) -> dict[int, tuple[list[int], list[int]]]:
+def _by_style(
+    found: list[tuple[bytes, bytes, bytes]],
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Styled cells (letters, row, style) grouped by style as 0-based rows and columns."""
     if not found:
         return {}
@@ -620,17 +622,23 @@ def _by_style(found: list[tuple[bytes, bytes, bytes]]) -> dict[int, tuple[list[i
     row = np.array(rows).astype(np.int64) - 1
     column = _columns(letters) - 1
     style = np.array(styles).astype(np.int64)
-    return {int(k): (row[style == k].tolist(), column[style == k].tolist())
-            for k in np.unique(style)}
+    return {int(k): (row[style == k], column[style == k]) for k in np.unique(style)}
+
+
+def _found(pattern: str, buf: bytes) -> bool:
+    """Whether ``pattern`` occurs in ``buf``, by RE2 (Arrow's regex engine: linear time, and
+    several times faster than Python's re on an alternation tried at every cell)."""
+    return bool(pc.match_substring_regex(pa.array([buf], pa.large_binary()), pattern)[0].as_py())
 
 
 @functools.cache
-def _beyond(max_col: int, digits: int) -> re.Pattern[bytes]:
-    """A cell reference right of column ``max_col`` or with more than ``digits`` row digits
-    (character classes only: Python's re is slow on long alternations)."""
+def _beyond(max_col: int, max_row: int) -> str:
+    """An RE2 pattern for a cell reference right of column ``max_col`` or below row
+    ``max_row`` (character classes only, no lookaround)."""
     letters = _column_letter(max_col - 1) if max_col else ""
     wider = _greater(letters, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3) if letters else "[A-Z]"
-    return re.compile(f'<c r="(?:{wider}|[A-Z]{{1,3}}[0-9]{{{digits + 1}}})'.encode())
+    lower = _greater(str(max_row), "0123456789", 7)
+    return f'<c r="(?:{wider}|[A-Z]{{1,3}}(?:(?:{lower})"|[0-9]{{8}}))'
 
 
 def _greater(value: str, alphabet: str, longest: int) -> str:
@@ -726,43 +734,282 @@ def _read_workbook(
         chosen = str(sheet)
     else:
         raise DataError(f"{label} has no sheet {sheet!r}: its sheets are {names}")
+    where_sheet = f'sheet "{chosen}" of {label}'
     try:
         found = book.get_sheet_by_name(chosen)
-        # skip_empty_area=False keeps the grid anchored at A1: list position = row number - 1.
-        rows = found.to_python(skip_empty_area=False)
         merged = found.merged_cell_ranges or []
     except Exception as error:
-        raise _damaged(f'sheet "{chosen}" of {label}', error) from error
-    records = [[v if type(v) is str else cell_text(v) for v in row] for row in rows]
-    formatted: set[int] = set()
+        raise _damaged(where_sheet, error) from error
     hidden: tuple[int, ...] = ()
     info: dict[str, Any] = {"source": name, "format": "workbook", "sheet": chosen,
                             "encoding": None}
+    show: _Shown | None = None
     if isinstance(formats, _OdsScan):
-        formatted = _show_ods(records, rows, formats)
+        show = _OdsShown(formats)
     elif formats is not None:
         parts, scan = formats
-        formatted = _show_formats(records, rows, parts, scan)
+        show = _XlsxShown(parts, scan)
         hidden = scan.hidden
         info["filtered"] = scan.filtered
+    cells = _Cells(show)
+    for first, rows in _row_chunks(found, where_sheet):
+        cells.add(first, rows)
+    # The reader's copies of the sheet and its shared strings are as large as the text
+    # columns: let them go (a message that needs the other sheets opens the file again).
+    del found, book
+    _give_back()
+    grid, typed, numeric, formatted = cells.finish()
     return Table(
-        records,
-        list(range(1, len(records) + 1)),
+        [],
+        np.arange(1, len(grid) + 1, dtype=np.int64),
         info,
-        raw=rows,
-        formatted=frozenset(formatted),
+        grid=grid,
+        typed=typed,
+        numeric=numeric,
+        formatted=formatted,
         hidden=hidden,
         merged=tuple((a[0], a[1], b[0], b[1]) for a, b in merged),
         overview=lambda: _overview(
-            book, names, formats[0] if isinstance(formats, tuple) else None),
+            where, names, formats[0] if isinstance(formats, tuple) else None),
     )
 
 
+@functools.cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def _give_back() -> None:
+    """Return the memory freed by the reader's millions of small cells to the system.
+
+    glibc keeps freed small blocks in its heap, so the process would stay as large as the
+    reader's copy of the sheet for the rest of the session; ``malloc_trim`` hands the free
+    pages back (https://man7.org/linux/man-pages/man3/malloc_trim.3.html). Elsewhere the
+    allocator does this by itself or the call does not exist: nothing is done.
+    """
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is not None:
+        trim(0)
+
+
+# Cells converted at a time: the Python objects of a sheet live a chunk of rows at a time.
+_CHUNK_CELLS = 1 << 19
+
+
+def _row_chunks(found: Any, where: str) -> Iterator[tuple[int, list[list[Any]]]]:
+    """The sheet's rows from A1 (row index 0 is row 1), a few thousand at a time, each as
+    wide as the sheet's last column: calamine leaves out the empty columns before the first
+    filled one, put back here (its ``to_python(skip_empty_area=False)`` grid)."""
+    try:
+        end = found.end
+        rows = iter(found.iter_rows()) if end is not None else iter(())
+    except Exception as error:  # every reader error, whatever its class, is one sentence
+        raise _damaged(where, error) from error
+    if end is None:
+        return
+    width = end[1] + 1
+    size = max(1, _CHUNK_CELLS // width)
+    first = 0
+    while True:
+        try:
+            chunk = list(itertools.islice(rows, size))
+        except Exception as error:
+            raise _damaged(where, error) from error
+        if not chunk:
+            return
+        if min(map(len, chunk)) < width:
+            chunk = [[""] * (width - len(row)) + row for row in chunk]
+        yield first, chunk
+        first += len(chunk)
+
+
+# Patches of one chunk: column -> {row in the chunk: the text its format shows}.
+_Patches: TypeAlias = dict[int, dict[int, str]]
+_Shown: TypeAlias = Callable[[int, list[tuple[Any, ...]]], _Patches]
+
+
+class _Cells:
+    """A sheet's cells, a chunk of rows at a time, as Arrow text columns: each cell as it is
+    shown, the typed text kept for the chunks where that differs, and which were numbers."""
+
+    def __init__(self, show: _Shown | None) -> None:
+        self.show = show
+        self.shown: list[list[pa.Array]] = []
+        self.typed: list[list[pa.Array]] = []
+        self.numbers: list[list[np.ndarray | None]] = []
+        self.lengths: list[int] = []
+        self.formatted: set[int] = set()
+
+    def add(self, first: int, rows: list[list[Any]]) -> None:
+        columns = list(zip(*rows, strict=True))
+        if not self.shown:
+            self.shown = [[] for _ in columns]
+            self.typed = [[] for _ in columns]
+            self.numbers = [[] for _ in columns]
+        patches = self.show(first, columns) if self.show is not None else {}
+        for c, values in enumerate(columns):
+            typed, numbers = _column_text(values)
+            shown = _patched(typed, patches[c]) if c in patches else typed
+            if shown is not typed:
+                self.formatted.add(c)
+            self.shown[c].append(shown)
+            self.typed[c].append(typed)
+            self.numbers[c].append(numbers)
+        self.lengths.append(len(rows))
+
+    def finish(
+        self,
+    ) -> tuple[pd.DataFrame, dict[int, Any], list[np.ndarray | None], frozenset[int]]:
+        grid = pd.DataFrame(
+            {c: pd.Series(pa.chunked_array(chunks, pa.large_string()), dtype="str")
+             for c, chunks in enumerate(self.shown)},
+            index=pd.RangeIndex(sum(self.lengths)),
+        )
+        typed = {c: pd.array(pa.chunked_array(self.typed[c], pa.large_string()), dtype="str")
+                 for c in sorted(self.formatted)}
+        numeric: list[np.ndarray | None] = []
+        for chunks in self.numbers:
+            if all(m is None for m in chunks):
+                numeric.append(None)
+                continue
+            numeric.append(np.concatenate([
+                np.zeros(n, bool) if m is None else m
+                for m, n in zip(chunks, self.lengths, strict=True)
+            ]))
+        return grid, typed, numeric, frozenset(self.formatted)
+
+
+_WHEN = frozenset({dt.date, dt.datetime, dt.time, dt.timedelta})
+
+
+def _column_text(values: tuple[Any, ...]) -> tuple[pa.Array, np.ndarray | None]:
+    """A chunk of one column's typed values as text (`cell_text`), and which were numbers
+    (None: none were)."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return pa.array(values, pa.large_string()), None
+    numbers = None
+    if float in kinds or int in kinds:
+        numbers = np.fromiter((type(v) is float or type(v) is int for v in values), bool,
+                              len(values))
+    if kinds == {float}:
+        floats = np.array(values, dtype=np.float64)
+        if ((np.trunc(floats) == floats) & (np.abs(floats) < 1e16)).all():
+            # whole numbers, as `_float_text` writes them, in one cast
+            return pc.cast(pa.array(floats.astype(np.int64)), pa.large_string()), numbers
+    if kinds & _WHEN:  # dates repeat down a column: each converted once
+        seen = {v: cell_text(v) for v in set(values) if type(v) in _WHEN}
+        texts = [v if type(v) is str else seen[v] if type(v) in _WHEN else cell_text(v)
+                 for v in values]
+    else:
+        texts = [v if type(v) is str else cell_text(v) for v in values]
+    return pa.array(texts, pa.large_string()), numbers
+
+
+def _patched(typed: pa.Array, patch: dict[int, str]) -> pa.Array:
+    """``typed`` with the cells of ``patch`` that show other text replaced (``typed`` itself
+    when none do)."""
+    at = np.array(sorted(patch), dtype=np.int64)
+    texts = pa.array([patch[r] for r in at.tolist()], pa.large_string())
+    if len(at) == len(typed):  # every cell patched (a column of dates): the texts are it
+        return texts if pc.any(pc.not_equal(typed, texts)).as_py() else typed
+    differ = np.asarray(pc.not_equal(typed.take(pa.array(at)), texts))
+    if not differ.any():
+        return typed
+    mask = np.zeros(len(typed), bool)
+    mask[at[differ]] = True
+    return pc.replace_with_mask(typed, pa.array(mask), texts.filter(pa.array(differ)))
+
+
+class _XlsxShown:
+    """The text each styled number or date cell of a chunk shows, by xlfmt: once per
+    distinct (value, format)."""
+
+    def __init__(self, parts: _XlsxParts, scan: _Scan) -> None:
+        from xlfmt import format_value
+
+        self.format_value = format_value
+        self.codes = parts.formats
+        self.known: dict[tuple[Any, str], str] = {}
+        found = [(rows, columns, np.full(len(rows), style, np.int64))
+                 for style, (rows, columns) in scan.styled.items()
+                 if style < len(self.codes) and self.codes[style] is not None]
+        # column -> (its styled rows, increasing; their styles)
+        self.columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if found:
+            rows, columns, styles = (np.concatenate(a) for a in zip(*found, strict=True))
+            order = np.lexsort((rows, columns))
+            rows, columns, styles = rows[order], columns[order], styles[order]
+            cuts = np.flatnonzero(np.diff(columns)) + 1
+            for r, c, s in zip(np.split(rows, cuts), np.split(columns, cuts),
+                               np.split(styles, cuts), strict=True):
+                self.columns[int(c[0])] = (r, s)
+
+    def __call__(self, first: int, columns: list[tuple[Any, ...]]) -> _Patches:
+        last = first + len(columns[0])
+        out: _Patches = {}
+        for c, (rows, styles) in self.columns.items():
+            if c >= len(columns):
+                continue
+            i, j = np.searchsorted(rows, (first, last))
+            if i == j:
+                continue
+            values = columns[c]
+            patch: dict[int, str] = {}
+            for r, style in zip((rows[i:j] - first).tolist(), styles[i:j].tolist(),
+                                strict=True):
+                value = values[r]
+                if type(value) is str or type(value) is bool or value is None:
+                    continue  # text shows as typed; booleans as TRUE/FALSE
+                code = self.codes[style]
+                assert code is not None
+                text = self.known.get((value, code))
+                if text is None:
+                    text = self.known[value, code] = _format(self.format_value, value, code)
+                patch[r] = text
+            if patch:
+                out[c] = patch
+        return out
+
+
+class _OdsShown:
+    """The text LibreOffice showed, when it saved, for each number or date cell of a chunk."""
+
+    def __init__(self, scan: _OdsScan) -> None:
+        self.blocks = scan.shown
+        self.tops = np.array([b[0] for b in scan.shown], np.int64)
+        self.ends = self.tops + np.array([b[1] for b in scan.shown], np.int64)
+
+    def __call__(self, first: int, columns: list[tuple[Any, ...]]) -> _Patches:
+        last = first + len(columns[0])
+        out: _Patches = {}
+        for k in np.flatnonzero((self.tops < last) & (self.ends > first)).tolist():
+            top, count, column, span, text = self.blocks[k]
+            rows = range(max(top, first) - first, min(top + count, last) - first)
+            for c in range(column, min(column + span, len(columns))):
+                values = columns[c]
+                for r in rows:
+                    value = values[r]
+                    if type(value) is str or type(value) is bool or value is None:
+                        continue
+                    out.setdefault(c, {})[r] = text
+        return out
+
+
 def _overview(
-    book: CalamineWorkbook, names: list[str], parts: _XlsxParts | None
+    where: IO[bytes], names: list[str], parts: _XlsxParts | None
 ) -> list[tuple[str, list[list[str]]]]:
     """Each sheet's first 30 rows as text, for a message; a sheet that cannot be read safely
     (or at all) shows no rows."""
+    try:
+        where.seek(0)
+        book = CalamineWorkbook.from_filelike(where)
+    except Exception:
+        return [(name, []) for name in names]
     out: list[tuple[str, list[list[str]]]] = []
     for name in names:
         try:
@@ -774,51 +1021,6 @@ def _overview(
             continue
         out.append((name, [[cell_text(v) for v in row] for row in rows]))
     return out
-
-
-def _show_formats(
-    records: list[list[str]], rows: list[list[Any]], parts: _XlsxParts, scan: _Scan
-) -> set[int]:
-    """Replace each styled number or date cell's text by what its format shows."""
-    from xlfmt import format_value
-
-    shown: dict[tuple[Any, str], str] = {}
-    formatted: set[int] = set()
-    for style, (styled_rows, styled_columns) in scan.styled.items():
-        code = parts.formats[style] if style < len(parts.formats) else None
-        if code is None:
-            continue
-        for r, c in zip(styled_rows, styled_columns, strict=True):
-            if r >= len(rows) or c >= len(rows[r]):
-                continue
-            value = rows[r][c]
-            if type(value) is str or type(value) is bool or value is None:
-                continue  # text shows as typed; booleans as TRUE/FALSE
-            key = (value, code)
-            text = shown.get(key)
-            if text is None:
-                text = _format(format_value, value, code)
-                shown[key] = text
-            if text != records[r][c]:
-                records[r][c] = text
-                formatted.add(c)
-    return formatted
-
-
-def _show_ods(records: list[list[str]], rows: list[list[Any]], scan: _OdsScan) -> set[int]:
-    """Replace each ODS number or date cell's text by what LibreOffice showed when it saved."""
-    formatted: set[int] = set()
-    for first, count, column, columns, text in scan.shown:
-        for r in range(first, min(first + count, len(records))):
-            record = records[r]
-            for c in range(column, min(column + columns, len(record))):
-                value = rows[r][c]
-                if type(value) is str or type(value) is bool or value is None:
-                    continue
-                if text != record[c]:
-                    record[c] = text
-                    formatted.add(c)
-    return formatted
 
 
 def _format(format_value: Callable[..., str], value: Any, code: str) -> str:
@@ -997,8 +1199,48 @@ def _read_text_bytes(
     data: bytes, name: str | None, sheet: str | int | None, *, tab: bool
 ) -> Table:
     _no_sheet(sheet, name)
+    utf8 = _utf8(data)
+    if utf8 is not None:
+        return _read_utf8(*utf8, name, tab)
     text, encoding = _decode(data)
     return _read_text(text, name, encoding, tab)
+
+
+def _utf8(data: bytes) -> tuple[bytes, str] | None:
+    """The bytes of a valid UTF-8 file's text (without its BOM) and the encoding `_decode`
+    names for it; None for any other file. Checked a few megabytes at a time: the file is
+    never held as a Python string (4 bytes a character once a name is in Chinese)."""
+    encoding = "utf-8"
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[3:], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+                          codecs.BOM_UTF16_BE)):
+        return None
+    else:
+        head = data[:8192]
+        nuls = head.count(0)
+        if nuls and nuls * 50 >= len(head):
+            return None  # UTF-16/32 without a BOM: `_decode` asks charset-normalizer
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), _CHUNK):
+            decoder.decode(data[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return data.removeprefix(codecs.BOM_UTF8), encoding
+
+
+def _read_utf8(data: bytes, encoding: str, name: str | None, tab: bool) -> Table:
+    """`_read_text` on a UTF-8 file's bytes: pandas parses them as they are."""
+    head = codecs.getincrementaldecoder("utf-8")().decode(data[: 4 * 65536])
+    delimiter = "\t" if tab else _sniff_delimiter(head)
+    if _longest_line(data) > MAX_COLUMNS:  # a line of n bytes has at most n characters
+        _check_width(data.decode("utf-8"), delimiter, name or "the file")
+    grid = None if b"\x00" in data else _parse_grid(io.BytesIO(data), delimiter)
+    if grid is None:
+        return _read_text(data.decode("utf-8"), name, encoding, tab)
+    return _text_table([], grid, name, encoding, delimiter)
 
 
 def _read_text(text: str, name: str | None, encoding: str | None, tab: bool) -> Table:
@@ -1008,7 +1250,15 @@ def _read_text(text: str, name: str | None, encoding: str | None, tab: bool) -> 
     grid = _read_grid(text, delimiter)
     records = [] if grid is not None else list(
         csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    numbers = list(range(1, (len(grid) if grid is not None else len(records)) + 1))
+    return _text_table(records, grid, name, encoding, delimiter)
+
+
+def _text_table(
+    records: list[list[str]], grid: pd.DataFrame | None, name: str | None,
+    encoding: str | None, delimiter: str,
+) -> Table:
+    numbers = np.arange(1, (len(grid) if grid is not None else len(records)) + 1,
+                        dtype=np.int64)
     note = _encoding_note(encoding) if encoding else None
     info = {
         "source": name,
@@ -1038,11 +1288,12 @@ def _check_width(text: str, delimiter: str, label: str) -> None:
         )
 
 
-def _longest_line(text: str, step: int = 1 << 23) -> int:
+def _longest_line(text: str | bytes, step: int = 1 << 23) -> int:
     """The length of the longest line, a few megabytes at a time."""
     longest = current = 0
+    newline = "\n" if isinstance(text, str) else b"\n"
     for start in range(0, len(text), step):
-        lines = text[start : start + step].split("\n")
+        lines = text[start : start + step].split(newline)  # type: ignore[arg-type]
         if len(lines) == 1:
             current += len(lines[0])
             continue
@@ -1056,9 +1307,13 @@ def _read_grid(text: str, delimiter: str) -> pd.DataFrame | None:
     lists at a million rows. None when it cannot (ragged rows, NUL bytes): csv.reader then."""
     if "\x00" in text:
         return None
+    return _parse_grid(io.StringIO(text), delimiter)
+
+
+def _parse_grid(handle: IO[str] | IO[bytes], delimiter: str) -> pd.DataFrame | None:
     try:
         grid = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=None, dtype=str, engine="c",
+            handle, sep=delimiter, header=None, dtype=str, engine="c", encoding="utf-8",
             keep_default_na=False, na_filter=False, skip_blank_lines=False, quotechar='"',
             doublequote=True, skipinitialspace=False,
         )

@@ -94,6 +94,8 @@ _NOT_PHONE_WORDS = frozenset(
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u00a0\u200e\u200f"
 # What a cell may hold and still be empty: whitespace and the invisible characters above.
 _BLANK = _INVISIBLE + " \t\r\n\x0b\x0c\u2007\u202f\u3000"
+# A cell of nothing but those, as an RE2 pattern (Arrow's regex engine).
+_BLANK_CELL = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in _BLANK) + "]*$"
 # Control characters (C0 but tab, newline and carriage return; DEL; C1): never in a message.
 _CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]"
 _CONTROL_NAMES = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL"}
@@ -220,8 +222,9 @@ def load_recipients(
     if isinstance(source, pd.DataFrame):
         loaded = _load_dataframe(source, phone_column)
     else:
-        table = read_source(source, sheet)
-        loaded = _load_table(table, header_row=header_row, wanted=phone_column)
+        # No name for the table: its grid and reader are freed before the phones are read.
+        loaded = _load_table(read_source(source, sheet), header_row=header_row,
+                             wanted=phone_column)
     frame, phone = loaded.frame, loaded.phone
     to, problems, repairs = normalise_phones(
         frame[phone], region, countries=allowed, number_cells=loaded.number_cells
@@ -402,7 +405,8 @@ def _load_table(
     if grid is not None:
         blank = np.ones(len(grid), dtype=bool)
         for position in grid.columns:
-            blank &= (grid[position].str.strip(_BLANK) == "").to_numpy(dtype=bool)
+            cells = pa.array(grid[position].array)  # zero-copy from pandas' Arrow strings
+            blank &= np.asarray(pc.match_substring_regex(cells, _BLANK_CELL).fill_null(False))
     else:
         blank = np.fromiter((_blank_row(r) for r in table.records), bool, len(table.records))
     filled = np.flatnonzero(~blank)
@@ -426,7 +430,7 @@ def _load_table(
             notes.append(Problem(header_number, None, f"the header is rows {numbers[top]}-"
                                  f"{header_number}: the group labels of row {numbers[top]} "
                                  "were joined to the names below them", "sheet"))
-    above = [int(numbers[i]) for i in filled if i < top]
+    above = numbers[filled[filled < top]].tolist()
     if above:
         first = " ".join(c.strip() for c in record(int(filled[0])) if c.strip())
         first = first if len(first) <= 60 else first[:59] + "…"
@@ -441,9 +445,10 @@ def _load_table(
     empty = numbers[body][~keep].tolist()
     kept_idx = body[keep]
     kept_numbers = numbers[kept_idx]
+    pick = _picker(kept_idx, len(numbers))
     if grid is not None:
         # Arrow-backed slices: a million rows never become ten million Python strings.
-        columns: list[Sequence[str]] = [grid[p].array[kept_idx] for p in grid.columns]
+        columns: list[Sequence[str]] = [grid[p].array[pick] for p in grid.columns]
     else:
         kept = [table.records[i] for i in kept_idx.tolist()]
         width = max([len(header), *map(len, kept)])
@@ -463,28 +468,25 @@ def _load_table(
         raise ColumnError(_no_phone_message(table, names, header_number, label)) from None
     index = pd.Index(kept_numbers, name="row", dtype="int64")
     data: dict[str, pd.Series] = {}
-    record_idx = kept_idx.tolist()
     for name, position in zip(names, positions, strict=True):
         values = columns[position]
-        if table.raw is not None and position in table.formatted and name == phone:
-            values = table.typed_column(position, record_idx)  # phones as typed
+        if table.workbook and position in table.formatted and name == phone:
+            values = table.typed_column(position, pick)  # phones as typed
         data[name] = pd.Series(values, index=index, dtype="str")
-        if table.raw is not None and position in table.formatted and name != phone:
+        if table.workbook and position in table.formatted and name != phone:
             typed = _unique(name + VALUE_SUFFIX, [*names, *data])
-            data[typed] = pd.Series(table.typed_column(position, record_idx), index=index,
+            data[typed] = pd.Series(table.typed_column(position, pick), index=index,
                                     dtype="str")
     frame = pd.DataFrame(data, index=index)
-    number_cells = (
-        table.number_cells(by_name[phone], record_idx) if table.raw is not None else None
-    )
+    number_cells = table.number_cells(by_name[phone], pick) if table.workbook else None
     info = {**table.info, **tidy_info, "empty_rows": tuple(empty), "header_row": header_number}
-    hidden = set(table.hidden) & set(kept_numbers.tolist())
+    hidden = _among(table.hidden, kept_numbers)
     if hidden:
         how = "by its filter or by hand" if table.info.get("filtered") else "by hand"
-        info["hidden_rows"] = tuple(sorted(hidden))
-        notes.append(Problem(min(hidden), None, f"{_count(len(hidden), 'row')} hidden in the "
+        info["hidden_rows"] = tuple(hidden)
+        notes.append(Problem(hidden[0], None, f"{_count(len(hidden), 'row')} hidden in the "
                              f"sheet ({how}) were loaded all the same: "
-                             f"{_rows_text(sorted(hidden))}; delete them from the sheet if "
+                             f"{_rows_text(hidden)}; delete them from the sheet if "
                              "they should not get the message", "sheet"))
     frame, control_notes, extra = _remove_control_characters(frame)
     notes += control_notes
@@ -495,6 +497,27 @@ def _load_table(
         notes += swallowed_notes
     return _Loaded(frame, table.notes + tuple(notes), info, phone, number_cells, extra,
                    row_problems)
+
+
+def _picker(kept: np.ndarray, length: int) -> slice | np.ndarray:
+    """Rows ``kept`` (increasing) of ``length`` as a slice when they follow each other, else
+    as a mask: Arrow slices without copying and filters in one pass, where an index takes."""
+    if not len(kept):
+        return slice(0, 0)
+    if int(kept[-1]) - int(kept[0]) + 1 == len(kept):
+        return slice(int(kept[0]), int(kept[-1]) + 1)
+    mask = np.zeros(length, dtype=bool)
+    mask[kept] = True
+    return mask
+
+
+def _among(rows: Sequence[int], kept: np.ndarray) -> list[int]:
+    """The distinct ``rows`` found in ``kept``, in increasing order (nothing to sort when
+    there are none: the usual case)."""
+    if not len(rows):
+        return []
+    wanted = np.unique(np.asarray(rows, dtype="int64"))
+    return wanted[np.isin(wanted, kept)].tolist()  # type: ignore[no-any-return]
 
 
 def _count(n: int, word: str) -> str:
