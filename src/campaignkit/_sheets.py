@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import ctypes
-import ctypes.util
 import datetime as dt
 import functools
 import io
@@ -52,6 +50,7 @@ import pyarrow.compute as pc
 from python_calamine import CalamineWorkbook, PasswordError
 
 from ._errors import DataError
+from ._memory import give_back
 from .problems import Problem
 
 __all__ = ["MAX_CELLS", "MAX_COLUMNS", "Table", "cell_text", "read_source"]
@@ -757,7 +756,7 @@ def _read_workbook(
     # The reader's copies of the sheet and its shared strings are as large as the text
     # columns: let them go (a message that needs the other sheets opens the file again).
     del found, book
-    _give_back()
+    give_back()
     grid, typed, numeric, formatted = cells.finish()
     return Table(
         [],
@@ -772,28 +771,6 @@ def _read_workbook(
         overview=lambda: _overview(
             where, names, formats[0] if isinstance(formats, tuple) else None),
     )
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-
-
-def _give_back() -> None:
-    """Return the memory freed by the reader's millions of small cells to the system.
-
-    glibc keeps freed small blocks in its heap, so the process would stay as large as the
-    reader's copy of the sheet for the rest of the session; ``malloc_trim`` hands the free
-    pages back (https://man7.org/linux/man-pages/man3/malloc_trim.3.html). Elsewhere the
-    allocator does this by itself or the call does not exist: nothing is done.
-    """
-    libc = _libc()
-    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
-    if trim is not None:
-        trim(0)
 
 
 # Cells converted at a time: the Python objects of a sheet live a chunk of rows at a time.

@@ -45,6 +45,7 @@ from ._columns import codes as codes_of
 from ._columns import digests, empty_tuples, null_like, strings, stripped
 from ._e164 import Numbers, classify
 from ._errors import CampaignChanged, ColumnError, LimitExceeded, SendError
+from ._memory import system_pool
 from .channels._base import Channel
 from .guardrails import Budget, Guardrails, QuietHours
 from .guardrails._budget import price_of
@@ -221,6 +222,7 @@ class Decisions:
 
 # -- the decision -----------------------------------------------------------------------------
 
+@system_pool
 def decide(
     frame: pd.DataFrame,
     channel: Channel | None = None,

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from ._columns import codes
 from ._errors import EXAMPLES, SendError, require
+from ._memory import system_pool
 from .channels._base import Channel
 from .decisions import FATES, Decisions, decide, describe_duration, provider_validity
 from .guardrails import Guardrails, QuietHours
@@ -254,6 +255,7 @@ def read_history(channel: Channel | None, campaign: str | None,
             opened.close()
 
 
+@system_pool
 def plan(
     frame: pd.DataFrame,
     channel: Channel,

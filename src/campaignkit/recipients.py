@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._errors import ColumnError, DataError
+from ._memory import system_pool
 from ._phones import check_countries, check_region, normalise_phones
 from ._sheets import Source as _FileSource
 from ._sheets import Table, cell_text, read_source
@@ -109,6 +110,7 @@ Source: TypeAlias = _FileSource | pd.DataFrame
 # -- public API ------------------------------------------------------------------------------
 
 
+@system_pool
 def load_recipients(
     source: Source,
     *,

@@ -61,6 +61,7 @@ from jinja2.exceptions import SecurityError
 from . import _jinja
 from ._errors import DataError, TemplateError, require
 from ._jinja import BoundedEnvironment, Empty, NotAValue
+from ._memory import system_pool
 from .message import Media, Message, Template
 from .problems import Problem
 from .sms import PartSizes, analyse_part_arrays, analyse_series, part_sizes
@@ -177,6 +178,7 @@ class _Piece:
         return rendered
 
 
+@system_pool
 def render(
     recipients: pd.DataFrame,
     message: str | Message,
