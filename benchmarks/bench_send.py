@@ -163,8 +163,9 @@ class Starts(httpx.AsyncBaseTransport):
 
     `send` given a transport uses one client on it; this one spreads requests over pools of
     10 connections (docs/performance.md#http-clients-of-ten-connections) and notes when each
-    request leaves, so the pacer's schedule is measured where it acts, without the server's
-    own jitter.
+    message leaves (a POST), so the pacer's schedule is measured where it acts, without the
+    server's own jitter. The provider's opt-out lookups before the first message (GETs, paced
+    by a pacer of their own) are not messages: they are counted apart.
     """
 
     def __init__(self, concurrency: int) -> None:
@@ -172,10 +173,14 @@ class Starts(httpx.AsyncBaseTransport):
         self.pools = [httpx.AsyncHTTPTransport(limits=limits)
                       for _ in range(math.ceil(concurrency / 10))]
         self.starts: list[float] = []
+        self.lookups = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.starts.append(time.monotonic())
-        pool = self.pools[len(self.starts) % len(self.pools)]
+        if request.method == "POST":
+            self.starts.append(time.monotonic())
+        else:
+            self.lookups += 1
+        pool = self.pools[(len(self.starts) + self.lookups) % len(self.pools)]
         return await pool.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -212,7 +217,8 @@ def pace(rate: float, seconds: float, work: Path) -> Result:
     return Result(
         f"send-pace {rate:g}/s ({seconds:g} s)", f"ideal {rate:g}/s", f"send(rate={rate:g})",
         (len(times) - 1) / rate, span, ratio, target, passed,
-        f"{len(starts)} requests, {achieved:.2f}/s from the 2nd ({overall:.2f}/s from the "
+        f"{len(starts)} messages (and {transport.lookups} opt-out lookups before them), "
+        f"{achieved:.2f}/s from the 2nd ({overall:.2f}/s from the "
         f"1st); max 1-s window {window} (limit "
         f"{1.02 * rate:.0f}); at the sandbox {len(server)} received, "
         f"{(len(server) - 1) / (server[-1] - server[0]):.2f}/s, max 1-s {max_window(server)}; "

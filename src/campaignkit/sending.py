@@ -341,8 +341,12 @@ async def _provider_opt_outs(book: Ledger, channel: Channel, frame: pd.DataFrame
         reads: float | Pacer = rate
         if pacing.clock is not None and pacing.sleep is not None:  # the caller's clock
             reads = Pacer(rate, clock=pacing.clock, sleep=pacing.sleep)
+        # As many in flight as the send itself will have: the lookups' latency overlaps
+        # instead of adding up before the first message (50 Sociocs lookups, 4 at a time,
+        # were 0.7 s of a 3,000-row send at 50 ms a request).
         found = await blocked_numbers_async(going, channel, transport=transport, rate=reads,
-                                            timeout=retry.timeout)
+                                            timeout=retry.timeout,
+                                            concurrency=pacing.concurrency_for(channel))
     except ReadFailed as exc:
         if exc.http_status == 401:  # the send would be refused the same way: stop before it
             raise AuthFailed(
