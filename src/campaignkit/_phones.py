@@ -640,24 +640,42 @@ def _valid(nsn: pa.Array, rules: _Plan | _Rules) -> np.ndarray:
     return ok & typed
 
 
-def _claim(nsn: pa.Array, code: str) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class _Claims:
+    """`_claim`'s verdicts, one per number: the index of its region in ``regions`` where
+    valid, -1 where surely invalid, -2 where the metadata is beyond this mirror."""
+
+    code: np.ndarray  # int16
+    regions: tuple[str, ...]
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.asarray(self.code >= 0)
+
+    @property
+    def invalid(self) -> np.ndarray:
+        return np.asarray(self.code == -1)
+
+    def countries(self, where: np.ndarray) -> np.ndarray:
+        """The regions of the valid numbers selected by ``where``."""
+        names = np.array([*self.regions, ""], dtype=object)
+        return np.asarray(names[self.code[where]])
+
+
+def _claim(nsn: pa.Array, code: str) -> _Claims:
     """``is_valid_number`` for national significant numbers of calling code ``code``, with
     the region ``region_code_for_number`` names: the code's only region, else the first of
-    its regions whose leading digits match or (without leading digits) whose types do.
-
-    One value per number: the region where valid, ``""`` where surely invalid, None where
-    the metadata is beyond this mirror (phonenumbers decides).
-    """
-    out = np.full(len(nsn), None, dtype=object)
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ())
+    its regions whose leading digits match or (without leading digits) whose types do."""
+    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ()))
+    out = np.full(len(nsn), -2, dtype=np.int16)
     open_ = np.ones(len(nsn), bool)
-    for region in regions:
+    for number, region in enumerate(regions):
         meta = PhoneMetadata.metadata_for_region(region)
         if meta is None:
             continue
         rules = _rules(region)
         if rules is None:
-            return out
+            return _Claims(out, regions)
         idx = np.flatnonzero(open_)
         if not len(idx):
             break
@@ -669,16 +687,11 @@ def _claim(nsn: pa.Array, code: str) -> np.ndarray:
         else:
             valid = _valid(sub, rules)
             claims = np.ones(len(sub), bool) if len(regions) == 1 else valid
-        out[idx[claims & valid]] = region
-        out[idx[claims & ~valid]] = ""
+        out[idx[claims & valid]] = number
+        out[idx[claims & ~valid]] = -1
         open_[idx[claims]] = False
-    out[open_] = ""  # no region of the code claims it: not valid anywhere
-    return out
-
-
-def _sure(claimed: np.ndarray) -> np.ndarray:
-    """Where `_claim` found a valid number."""
-    return np.fromiter((bool(c) for c in claimed), bool, len(claimed))
+    out[open_] = -1  # no region of the code claims it: not valid anywhere
+    return _Claims(out, regions)
 
 
 #: The repairs a fast-path route implies, by the code `_Fast.route` holds.
@@ -809,19 +822,21 @@ def _international(sub: pa.Array) -> Iterator[_Answer]:
         prefixed = (
             _starts(nsn, plan.national_prefix) if plan.national_prefix else np.zeros(len(nsn), bool)
         )
-        claimed = _claim(nsn, code)
-        ok = _sure(claimed) & ~prefixed
-        yield _Answer(mine[ok], _with_code(nsn.filter(pa.array(ok)), code), claimed[ok])
-        bad = (claimed == "") & ~prefixed & _sized(nsn)
-        yield _Answer(mine[bad], None, plan.region)
+        free = np.flatnonzero(~prefixed)
+        written = _take(nsn, free) if len(free) < len(nsn) else nsn
+        claimed = _claim(written, code)
+        ok = claimed.valid
+        yield _Answer(mine[free[ok]], _with_code(written.filter(pa.array(ok)), code),
+                      claimed.countries(ok))
+        yield _Answer(mine[free[claimed.invalid & _sized(written)]], None, plan.region)
         if not prefixed.any() or plan.prefix_groups:
             continue
         # The trunk prefix after the code is stripped when what follows is valid (viable).
         rest = _strip_start(nsn.filter(pa.array(prefixed)), plan.national_prefix or "")
         claimed = _claim(rest, code)
-        good = _sure(claimed) & _matches(rest, np.asarray(pc.utf8_length(rest)), plan.general)
+        good = claimed.valid & _matches(rest, np.asarray(pc.utf8_length(rest)), plan.general)
         yield _Answer(mine[prefixed][good], _with_code(rest.filter(pa.array(good)), code),
-                      claimed[good])
+                      claimed.countries(good))
 
 
 def _with_code(nsn: pa.Array, code: str) -> pa.Array:
@@ -845,26 +860,33 @@ def _fast_national(arr: pa.Array, idx: np.ndarray, plan: _Plan, fast: _Fast) -> 
     prefixed = (
         _starts(keys, plan.national_prefix) if plan.national_prefix else np.zeros(len(keys), bool)
     )
-    as_written = _claim(keys, plan.code)
-    valid = _sure(as_written) & ~prefixed
-    chosen = keys.filter(pa.array(valid))
+    bare = np.flatnonzero(~prefixed)
+    written = _take(keys, bare) if len(bare) < len(keys) else keys
+    claimed = _claim(written, plan.code)
+    valid = claimed.valid
+    chosen = written.filter(pa.array(valid))
     route: int | np.ndarray = _AS_IS
     if plan.may_show_prefix:
         route = np.array([_ZERO if _shows_prefix(key, plan) else _AS_IS
                           for key in chosen.to_pylist()], np.int8)
-    fast.put(idx[national[valid]], _with_code(chosen, plan.code), as_written[valid], route)
-    # Invalid as written and, with a 0 in front, no lost plus to try: invalid unless
-    # stripping the trunk prefix makes it valid.
-    invalid = (as_written == "") & _starts(keys, "0") & _sized(keys)
+    fast.put(idx[national[bare[valid]]], _with_code(chosen, plan.code),
+             claimed.countries(valid), route)
+    # Invalid as written and, with a 0 in front, no lost plus to try: surely invalid
+    # (a key with a trunk prefix also when stripping it leaves no valid number).
+    zero = _starts(keys, "0") & _sized(keys)
+    invalid = np.zeros(len(keys), bool)
+    invalid[bare] = claimed.invalid & zero[bare]
     if plan.national_prefix and prefixed.any():
         trunk = np.flatnonzero(prefixed)
         rest = _strip_start(_take(keys, trunk), plan.national_prefix)
-        claimed = _claim(rest, plan.code)
+        stripped = _claim(rest, plan.code)
         # The prefix is stripped only when the rest still fits the general pattern.
-        ok = _sure(claimed) & _matches(rest, np.asarray(pc.utf8_length(rest)), plan.general)
+        ok = stripped.valid & _matches(rest, np.asarray(pc.utf8_length(rest)), plan.general)
         fast.put(idx[national[trunk[ok]]], _with_code(rest.filter(pa.array(ok)), plan.code),
-                 claimed[ok])
-        invalid[trunk] &= (claimed == "") & _sized(rest)
+                 stripped.countries(ok))
+        doubt = trunk[stripped.invalid & _sized(rest) & zero[trunk]]
+        if len(doubt):
+            invalid[doubt[_claim(_take(keys, doubt), plan.code).invalid]] = True
     fast.invalid[idx[national[invalid]]] = plan.region
 
 
@@ -903,9 +925,9 @@ def _fast_lost_plus(
     if plan.national_prefix:
         ok &= ~_starts(rest, plan.national_prefix)
     claimed = _claim(rest, plan.code)
-    ok &= _sure(claimed)
+    ok &= claimed.valid
     plus = pc.utf8_replace_slice(keys.filter(pa.array(ok)), 0, 0, "+")
-    fast.put(idx[with_code[ok]], plus, claimed[ok], _PLUS)
+    fast.put(idx[with_code[ok]], plus, claimed.countries(ok), _PLUS)
 
 
 def _set_leading_zeros(number: phonenumbers.PhoneNumber, nsn: str) -> None:
