@@ -427,19 +427,23 @@ def _shown(value: object) -> str:
 
 def people_xlsx(n: int) -> Path:
     """The ``n``-row sheet as .xlsx in the cache (written once with openpyxl; real cell types)."""
+    return _xlsx(CACHE / f"recipients_{n}.xlsx", n, COLUMNS, seconds=max(1, n // 5000))
+
+
+def _xlsx(path: Path, n: int, columns: Sequence[str], *, seconds: int) -> Path:
+    """``people(n)``'s ``columns`` written once to ``path`` with openpyxl, real cell types."""
     import openpyxl  # only needed to write the cache once
 
-    path = CACHE / f"recipients_{n}.xlsx"
     if path.exists():
         return path
-    say(f"  writing {path.name} once (openpyxl, about {max(1, n // 5000)} s)...")
+    say(f"  writing {path.name} once (openpyxl, about {seconds} s)...")
     frame = people(n)
     CACHE.mkdir(exist_ok=True)
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("Recipients")
-    sheet.append(list(COLUMNS))
-    columns = [frame[c].tolist() for c in COLUMNS]
-    for row in zip(*columns, strict=True):
+    sheet.append(list(columns))
+    values = [frame[c].tolist() for c in columns]
+    for row in zip(*values, strict=True):
         sheet.append([v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in row])
     partial = path.with_suffix(".part")
     book.save(partial)
@@ -493,24 +497,7 @@ def largest_csv(n: int = EXCEL_ROWS) -> Path:
 def largest_xlsx(n: int = EXCEL_ROWS) -> Path:
     """The largest sheet as .xlsx in the cache, real number and date cells (openpyxl, once:
     about 3 minutes for 1M rows)."""
-    import openpyxl
-
-    path = CACHE / f"largest_{n}.xlsx"
-    if path.exists():
-        return path
-    say(f"  writing {path.name} once (openpyxl, about {max(1, n // 6000)} s)...")
-    frame = people(n)
-    CACHE.mkdir(exist_ok=True)
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Recipients")
-    sheet.append(list(LARGEST_COLUMNS))
-    columns = [frame[c].tolist() for c in LARGEST_COLUMNS]
-    for row in zip(*columns, strict=True):
-        sheet.append([v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in row])
-    partial = path.with_suffix(".part")
-    book.save(partial)
-    partial.rename(path)
-    return path
+    return _xlsx(CACHE / f"largest_{n}.xlsx", n, LARGEST_COLUMNS, seconds=max(1, n // 6000))
 
 
 # SMS texts with the mix of docs/performance.md#method: 55 % short GSM-7, 25 % long with extension

@@ -53,7 +53,7 @@ from ._errors import DataError
 from ._memory import give_back
 from .problems import Problem
 
-__all__ = ["MAX_CELLS", "MAX_COLUMNS", "Table", "cell_text", "read_source"]
+__all__ = ["MAX_CELLS", "MAX_COLUMNS", "Table", "cell_text", "column_letter", "read_source"]
 
 Source: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | bytes
 
@@ -539,7 +539,7 @@ class _XlsxParts:
         elif stray or max_row * max_col > _allowed(cells):
             self._exact_area(where, part, cells)  # the exact extent may be smaller
         else:
-            reach = f"{_column_letter(max_col - 1)}{max_row}" if max_col else None
+            reach = f"{column_letter(max_col - 1)}{max_row}" if max_col else None
             self._refuse(where, reach, max_row, max_col, cells)
         return _Scan(_by_style(found_styled), tuple(hidden), filtered)
 
@@ -552,7 +552,7 @@ class _XlsxParts:
             found = digits.findall(buf)
             if found:
                 rows = max(rows, int(np.array(found).astype(np.int64).max()))
-        last = f"{_column_letter(cols - 1)}{rows}" if cols else None
+        last = f"{column_letter(cols - 1)}{rows}" if cols else None
         self._refuse(where, last, rows, cols, cells)
 
     def _walk_area(self, where: str, part: str, cells: int) -> None:
@@ -576,7 +576,7 @@ class _XlsxParts:
                     col += 1
                 if row > rows or col > cols:
                     rows, cols = max(rows, row), max(cols, col)
-                    last = f"{_column_letter(cols - 1)}{rows}"
+                    last = f"{column_letter(cols - 1)}{rows}"
         self._refuse(where, last, rows, cols, max(count, cells))
 
     def _refuse(
@@ -634,7 +634,7 @@ def _found(pattern: str, buf: bytes) -> bool:
 def _beyond(max_col: int, max_row: int) -> str:
     """An RE2 pattern for a cell reference right of column ``max_col`` or below row
     ``max_row`` (character classes only, no lookaround)."""
-    letters = _column_letter(max_col - 1) if max_col else ""
+    letters = column_letter(max_col - 1) if max_col else ""
     wider = _greater(letters, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3) if letters else "[A-Z]"
     lower = _greater(str(max_row), "0123456789", 7)
     return f'<c r="(?:{wider}|[A-Z]{{1,3}}(?:(?:{lower})"|[0-9]{{8}}))'
@@ -671,7 +671,8 @@ def _chunks(pieces: Iterator[bytes]) -> Iterator[bytes]:
         yield tail
 
 
-def _column_letter(position: int) -> str:
+def column_letter(position: int) -> str:
+    """The spreadsheet letters of a 0-based column position (0 -> A, 26 -> AA)."""
     letters = ""
     position += 1
     while position:

@@ -42,7 +42,7 @@ from ._errors import ColumnError, DataError
 from ._memory import system_pool
 from ._phones import check_countries, check_region, normalise_phones
 from ._sheets import Source as _FileSource
-from ._sheets import Table, cell_text, read_source
+from ._sheets import Table, cell_text, column_letter, read_source
 from .problems import Problem
 
 __all__ = [
@@ -629,7 +629,7 @@ def _tidy_header(
     for position, raw in enumerate(header):
         values = columns[position] if position < len(columns) else []
         name = raw.strip(_BLANK).strip()
-        letter = _column_letter(position)
+        letter = column_letter(position)
         if name != raw:
             trimmed.append(name)
             if name:
@@ -674,15 +674,6 @@ def _unique(name: str, taken: Sequence[str]) -> str:
     while f"{name} ({n})" in taken:
         n += 1
     return f"{name} ({n})"
-
-
-def _column_letter(position: int) -> str:
-    letters = ""
-    position += 1
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _load_dataframe(source: pd.DataFrame, wanted: str | None) -> _Loaded:
