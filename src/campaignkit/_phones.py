@@ -90,8 +90,9 @@ _SCIENTIFIC = re.compile(r"(\+?)([0-9])(?:[.,]([0-9]*))?[eE]\+?([0-9]{1,3})")
 _TRAILING_ZERO = re.compile(r"(\+?[0-9]+)\.0+")
 _EXTENSION = re.compile(r"(?i)(?:e?xt?n?|extension|#)\.?:?[0-9]+$")
 _LETTER = re.compile(r"[^\W\d_]")
-# What the vectorised cleaner handles alone: ASCII digits and formatting, no damage.
-_SIMPLE = r"^\+?[0-9][0-9 ().\-/]*$"
+# What the vectorised cleaner handles alone: ASCII digits and formatting, no damage (a
+# leading bracket too: "(072) 767-44515" is how many sheets write a national number).
+_SIMPLE = r"^\+?[0-9(][0-9 ().\-/]*$"
 _TRAILING_ZERO_VEC = r"^\s*\+?[0-9]+\.0+\s*$"
 # What a number cell leaves in a sheet: digits alone, maybe with ".0" or in scientific notation.
 _BARE = re.compile(r"[0-9]+(?:\.0+)?|[0-9](?:[.,][0-9]*)?[eE]\+?[0-9]{1,3}")
