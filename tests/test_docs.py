@@ -4,7 +4,7 @@ A citation is a page under ``docs/`` (or ARCHITECTURE.md, CONTRIBUTING.md, READM
 an optional ``#anchor``, which must exist as a heading of that page, or a public URL. A bare
 research-note name (``reliability.md §1.2``, ``peers.md (c)``, ``STYLE.md habit 11``), a
 section sign without its document (``§3``) or a path of the machine the code was written on
-(``/work/...``, ``/home/...``) cannot be followed from a clone and fails. System paths the
+(``/home/...``, ``/mnt/...``) cannot be followed from a clone and fails. System paths the
 code needs (``/usr/bin/chromium``) are fine.
 """
 
@@ -146,8 +146,8 @@ def bare_notes(line: str, *, markdown: bool = False, folder: Path | None = None)
 def machine_paths(line: str) -> list[str]:
     """The paths of the writer's machine in one line (system paths like /usr/bin are fine).
 
-    >>> machine_paths("as /work/shared/bird/validate.py does; Debian's /usr/bin/chromium")
-    ['/work/shared/bird/validate.py']
+    >>> machine_paths("as /home/ada/notes/validate.py does; Debian's /usr/bin/chromium")
+    ['/home/ada/notes/validate.py']
     >>> machine_paths("https://github.com/awdeorio/home/x and ~/.jupyter")
     []
     """
@@ -194,7 +194,7 @@ def test_no_citation_of_a_note_outside_the_repository() -> None:
 
 
 def test_no_path_of_the_machine_the_code_was_written_on() -> None:
-    """No file names a checkout's or a home folder's location (/work/..., /home/..., /root/...)."""
+    """No file names where a checkout, a home or a mounted drive is (/home/..., /mnt/...)."""
     found = [
         f"{path}:{number}: {where}"
         for path in scanned_files()
@@ -232,14 +232,14 @@ def test_every_source_key_and_seed_cited_is_listed_in_the_sources_page() -> None
     ("line", "bare", "machine"),
     [
         ("(providers.md §1.9 S1)", ["providers.md", "§1.9"], []),
-        ("see ``/work/shared/notes/performance.md`` §4",
-         ["/work/shared/notes/performance.md", "§4"], ["/work/shared/notes/performance.md"]),
+        ("see ``/mnt/notes/performance.md`` §4",
+         ["/mnt/notes/performance.md", "§4"], ["/mnt/notes/performance.md"]),
         ("peers.md (c) and STYLE.md habit 13", ["peers.md", "STYLE.md"], []),
         ("docs/reliability.md#failure-classes", [], []),
         ("CHROMIUM = Path('/usr/bin/chromium')", [], []),
         ("(47 CFR §64.1200(c)(1))", [], []),
         ("the §3 action", ["§3"], []),
-        ("~/.local/share/jupyter and /root/.cache", [], ["/root/.cache"]),
+        ("~/.local/share/jupyter and /home/ada/.cache", [], ["/home/ada/.cache"]),
     ],
 )
 def test_the_scanner_flags_exactly_what_a_clone_cannot_follow(line, bare, machine) -> None:
