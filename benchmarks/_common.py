@@ -453,7 +453,11 @@ def _xlsx(path: Path, n: int, columns: Sequence[str], *, seconds: int) -> Path:
 
 def people_csv(n: int) -> Path:
     """The ``n``-row sheet as a UTF-8 CSV in the cache (what Excel's "CSV UTF-8" shows)."""
-    path = CACHE / f"recipients_{n}.csv"
+    return _csv(CACHE / f"recipients_{n}.csv", n, COLUMNS)
+
+
+def _csv(path: Path, n: int, columns: Sequence[str]) -> Path:
+    """``people(n)``'s ``columns`` written once to ``path`` as a UTF-8 CSV, cells as shown."""
     if path.exists():
         return path
     say(f"  writing {path.name} once...")
@@ -462,9 +466,9 @@ def people_csv(n: int) -> Path:
     partial = path.with_suffix(".part")
     with open(partial, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        columns = [frame[c].tolist() for c in COLUMNS]
-        writer.writerows([_shown(v) for v in row] for row in zip(*columns, strict=True))
+        writer.writerow(columns)
+        values = [frame[c].tolist() for c in columns]
+        writer.writerows([_shown(v) for v in row] for row in zip(*values, strict=True))
     partial.rename(path)
     return path
 
@@ -478,20 +482,7 @@ LARGEST_COLUMNS = ("patient_id", "first_name", "last_name", "phone", "clinic", "
 
 def largest_csv(n: int = EXCEL_ROWS) -> Path:
     """The largest sheet Excel holds, as a UTF-8 CSV in the cache (`LARGEST_COLUMNS`)."""
-    path = CACHE / f"largest_{n}.csv"
-    if path.exists():
-        return path
-    say(f"  writing {path.name} once...")
-    frame = people(n)
-    CACHE.mkdir(exist_ok=True)
-    partial = path.with_suffix(".part")
-    with open(partial, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(LARGEST_COLUMNS)
-        columns = [frame[c].tolist() for c in LARGEST_COLUMNS]
-        writer.writerows([_shown(v) for v in row] for row in zip(*columns, strict=True))
-    partial.rename(path)
-    return path
+    return _csv(CACHE / f"largest_{n}.csv", n, LARGEST_COLUMNS)
 
 
 def largest_xlsx(n: int = EXCEL_ROWS) -> Path:
