@@ -395,20 +395,22 @@ def _message(raw: str, failure: str, region: str | None) -> tuple[str, PhoneProb
     if failure == "no-region":
         return (f"{shown} has no country code: write it as +<country code><number> or pass "
                 'default_region=, e.g. default_region="US"'), "invalid-phone"
-    messages = {
-        "lost-digits": f"{shown} lost digits in the sheet (it was shown in scientific notation): "
-        "format the phone column as Text and type the number again",
-        "decimal": f"{shown} is a decimal number, not a phone number",
-        "unknown-code": f"{shown} does not start with a known country code",
-        "extension": f"{shown} has an extension: a text message cannot reach an extension, "
-        "remove it",
-        "letters": f"{shown} contains letters: write the number in digits",
-        "not-a-number": f"{shown} is not a phone number",
-    }
     if failure == "invalid":
         where = f" {region}" if region else ""
         return f"{shown} is not a valid{where} number", "invalid-phone"
-    return messages[failure], "invalid-phone"
+    return shown + _FAILURES[failure], "invalid-phone"
+
+
+#: What follows the quoted cell in the message of each other failure.
+_FAILURES = {
+    "lost-digits": " lost digits in the sheet (it was shown in scientific notation): "
+    "format the phone column as Text and type the number again",
+    "decimal": " is a decimal number, not a phone number",
+    "unknown-code": " does not start with a known country code",
+    "extension": " has an extension: a text message cannot reach an extension, remove it",
+    "letters": " contains letters: write the number in digits",
+    "not-a-number": " is not a phone number",
+}
 
 
 def _where(country: str | None) -> str:
@@ -618,9 +620,13 @@ def _starts(arr: pa.Array, pattern: str) -> np.ndarray:
     return np.asarray(pc.match_substring_regex(arr, f"^(?:{pattern})").fill_null(False))
 
 
-def _matches(arr: pa.Array, lengths: np.ndarray, desc: _Desc) -> np.ndarray:
-    """phonenumbers' ``_is_number_matching_desc``: the length check, then the full pattern."""
+def _matches(arr: pa.Array, lengths: np.ndarray, desc: _Desc,
+             among: np.ndarray | None = None) -> np.ndarray:
+    """phonenumbers' ``_is_number_matching_desc``: the length check, then the full pattern
+    (asked only ``among`` these, when given: the others are False)."""
     ok = np.isin(lengths, desc.lengths) if desc.lengths else np.ones(len(arr), bool)
+    if among is not None:
+        ok &= among
     if not ok.any():
         return ok
     out = np.zeros(len(arr), bool)
@@ -636,8 +642,11 @@ def _valid(nsn: pa.Array, rules: _Plan | _Rules) -> np.ndarray:
     if not ok.any():
         return ok
     typed = np.zeros(len(nsn), bool)
-    for desc in rules.types:
-        typed |= _matches(nsn, lengths, desc)
+    for desc in rules.types:  # any type will do: each asks only the numbers still untyped
+        left = ok & ~typed
+        if not left.any():
+            break
+        typed |= _matches(nsn, lengths, desc, left)
     return ok & typed
 
 
@@ -1002,17 +1011,18 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
     special[list(unique.unusual)] = True
     if allowed is not None:
         special |= ~np.isin(unique.country, np.array(allowed, dtype=object))
-    failures: dict[int, PhoneResult] = {}
+    failures: dict[int, tuple[str, PhoneProblemKind]] = {}  # a code's message and kind
     guessed = np.zeros(n, bool)
-    for i in np.flatnonzero(special).tolist():
+    asked = np.flatnonzero(special)
+    for i, raw in zip(asked.tolist(), _take(unique.raws, asked).to_pylist(), strict=True):
         r = unique.resolved(i)
         guessed[i] = r.guess
-        raw = unique.raw(i)
         for j, eligible in ((i, True), (i + n, False)) if r.guess else ((i, True),):
             o = _outcome(raw, r, region, eligible=eligible, allowed=allowed)
             e164[j], fixes[j] = o.e164, o.repairs
             if o.problem is not None:
-                failures[j] = o
+                assert o.kind is not None
+                failures[j] = (o.problem, o.kind)
     # A lost plus depends on the cell, not only its text: a guessed value's cells that
     # cannot have lost a plus (text cells, formatted text) take its second code.
     if guessed.any():
@@ -1024,15 +1034,16 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
     shown = pa.array(e164, pa.large_string()).take(pa.array(codes, pa.int64()))
     to = pd.Series(shown, index=index, dtype="str", name="to")
     repairs = pd.Series(fixes[codes], index=index, dtype=object, name="repairs")
-    found: list[tuple[Problem, ...]] = [()] * len(index)
+    found = np.empty(len(index), dtype=object)
+    found.fill(())
     if failures:
         positions = np.flatnonzero(np.isin(codes, list(failures)))
-        labels = index[positions].tolist()
-        for position, label in zip(positions.tolist(), labels, strict=True):
-            o = failures[int(codes[position])]
-            assert o.problem is not None and o.kind is not None
-            found[position] = (Problem(_row(label), column, o.problem, o.kind),)
-    problems = pd.Series(found, index=index, dtype=object, name="problems")
+        said = [failures[c] for c in codes[positions].tolist()]
+        rows = [_row(label) for label in index[positions].tolist()]
+        found[positions] = np.fromiter(
+            ((Problem(row, column, *message),) for row, message in zip(rows, said, strict=True)),
+            dtype=object, count=len(rows))
+    problems = pd.Series(found, index=index, dtype=object, name="problems", copy=False)
     return to, problems, repairs
 
 
@@ -1069,9 +1080,6 @@ class _Unique:
     bare: np.ndarray
     records: dict[int, _Resolved]
     unusual: frozenset[int]
-
-    def raw(self, i: int) -> str:
-        return str(self.raws[i].as_py())
 
     def resolved(self, i: int) -> _Resolved:
         found = self.records.get(i)
