@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from campaignkit._phones import (
     _fast_resolve,
     _resolve,
     _Resolved,
+    _without,
     check_countries,
     check_region,
     normalise_phone,
@@ -539,3 +541,12 @@ def test_clean_formatted_numbers_equal_phonenumbers_on_the_raw_text(
     )
     to, _, _ = normalise_phones(pd.Series([raw], dtype="str"), region)
     assert to.tolist() == [expected]
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_without_drops_the_separators_byte_by_byte(kind: pa.DataType) -> None:
+    """Separators go from every string, whatever surrounds them; nulls and offsets are kept."""
+    arr = pa.array(["(0)7700 900-123", None, "", "é.1/2 3", "-- ", "+447700900123", "x"], kind)
+    kept = _without(arr.slice(1), b" ().-/")
+    assert kept.type == pa.large_string()
+    assert kept.to_pylist() == [None, "", "é123", "", "+447700900123", "x"]
