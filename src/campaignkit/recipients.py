@@ -407,8 +407,15 @@ def _load_table(
     if grid is not None:
         blank = np.ones(len(grid), dtype=bool)
         for position in grid.columns:
+            # Only rows blank so far are looked at: after the first column, a handful.
+            unfilled = np.flatnonzero(blank)
+            if not len(unfilled):
+                break
             cells = pa.array(grid[position].array)  # zero-copy from pandas' Arrow strings
-            blank &= np.asarray(pc.match_substring_regex(cells, _BLANK_CELL).fill_null(False))
+            if len(unfilled) < len(cells):
+                cells = cells.take(unfilled)
+            blank[unfilled] = np.asarray(
+                pc.match_substring_regex(cells, _BLANK_CELL).fill_null(False))
     else:
         blank = np.fromiter((_blank_row(r) for r in table.records), bool, len(table.records))
     filled = np.flatnonzero(~blank)
