@@ -64,12 +64,13 @@ def test_arrow_reads_a_quote_free_csv_as_pandas_does(sheet: tuple[bytes, str], b
         (b'Name,Phone\n"Ada",+16175550101\n', False),  # quotes: pandas'
         (b"\xef\xbb\xbfName,Phone\nAda,+16175550101\n", False),  # a second BOM
         (b"\nName,Phone\nAda,+16175550101\n", False),  # a blank first line
-        (b"Name,Phone\nAda,+16175550101\n\nBo,+16175550102\n", False),  # a blank line
+        (b"Name,Phone\nAda,+16175550101\n\nBo,+16175550102\n\n", True),  # blank lines
         (b"Name,Phone\nAda\n", False),  # a short row
     ],
 )
 def test_which_files_arrow_reads(data: bytes, read: bool) -> None:
-    """Arrow reads plain files; quotes, a BOM, blank or short rows are left to pandas."""
+    """Arrow reads plain files; quotes, a BOM, a blank first line or a short row are left to
+    pandas."""
     assert (_sheets._arrow_grid(data, ",") is not None) is read
 
 
