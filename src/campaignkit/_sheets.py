@@ -1349,9 +1349,10 @@ def _arrow_grid(data: bytes, delimiter: str) -> pd.DataFrame | None:
     grid = pd.DataFrame({i: pd.Series(column, dtype="str")
                          for i, column in enumerate(table.columns)})
     grid.columns = range(width)
-    # The reader's blocks, freed, would stay in the heap and raise the later steps' peak (by
-    # 60 MiB on the largest sheet).
-    give_back()
+    if len(data) > _CHUNK:
+        # The reader's blocks, freed, would stay in the heap and raise the later steps' peak
+        # (by 60 MiB on the largest sheet).
+        give_back()
     return grid
 
 
