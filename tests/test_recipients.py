@@ -183,6 +183,16 @@ def test_empty_rows_dropped_and_reported(tmp_path: Path) -> None:
     assert repr(summary) == "<LoadSummary 2 rows: 2 valid; 3 empty rows dropped>"
 
 
+def test_a_row_filled_only_in_a_later_column_is_kept(tmp_path: Path) -> None:
+    """A row is empty only when every cell is: blank first cells do not drop a row, and
+    invisible characters and whitespace count as empty in every column."""
+    text = "Name,Note,Phone\nAda,,+16175550101\n,,+16175550102\n\u200b,\u00a0, \t\n,,\n,vip,\n"
+    frame = load_recipients(csv_file(tmp_path, text))
+    assert frame.index.tolist() == [2, 3, 6]
+    assert frame["Note"].tolist() == ["", "", "vip"]
+    assert load_summary(frame).empty_rows_dropped == (4, 5)
+
+
 def test_leading_blank_lines_before_header(tmp_path: Path) -> None:
     """Blank rows above the header are skipped; row numbers still match the sheet."""
     frame = load_recipients(csv_file(tmp_path, "\n\nName,Phone\nAda,+16175550101\n"))

@@ -246,6 +246,37 @@ def test_control_characters_removed_with_a_repair(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("cell", "kinds"),
+    [("Bo\x01b", "U+0001"), ("Bo\x7fb", "DEL"), ("Bo\x85b", "U+0085"), ("Bo\x9fb", "U+009F")],
+)
+def test_each_kind_of_control_character_is_found(tmp_path: Path, cell: str, kinds: str) -> None:
+    """C0, DEL and C1 control characters in any row are removed and named, with a repair."""
+    rows = "".join(f"P{n},+1617555{n:04d}\n" for n in range(100, 140))
+    path = tmp_path / "people.csv"
+    path.write_text(f"Name,Phone\n{rows}{cell},+16175550199\n", encoding="utf-8")
+    frame = load_recipients(path)
+    assert frame.loc[42, "Name"] == "Bob"
+    assert frame.loc[42, "repairs"] == ("removed-control-characters",)
+    assert [n for n in load_summary(frame).notes if n.column] == [
+        Problem(42, "Name", f"control characters ({kinds}) removed from 1 cell in rows 42: "
+                "they cannot be sent in a message", "sheet"),
+    ]
+
+
+@pytest.mark.parametrize("cell", ["Bo\tb", '"Bo\r\nb"', "Bo\u00a0b", "Bo£b"])
+def test_tabs_line_breaks_and_latin_1_are_not_control_characters(
+    tmp_path: Path, cell: str
+) -> None:
+    """Tab, CR, LF, no-break space and £ (C2 A0, C2 A3 in UTF-8) are left in their cells."""
+    path = tmp_path / "people.csv"
+    path.write_text(f"Name,Phone\nAda,+16175550101\n{cell},+16175550102\n", encoding="utf-8")
+    frame = load_recipients(path)
+    assert frame.loc[3, "Name"] == cell.strip('"')
+    assert frame["repairs"].tolist() == [(), ()]
+    assert [n for n in load_summary(frame).notes if n.column] == []
+
+
 def test_stray_quote_names_the_rows_it_swallowed(tmp_path: Path) -> None:
     """The issue's file: Bob's stray quote swallows Cy and Dee; his row says so, naming them."""
     path = tmp_path / "quote.csv"

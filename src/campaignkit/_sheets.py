@@ -20,7 +20,8 @@ not fit in memory, each with one sentence naming the file and the fix:
 * **Text (CSV)**: the encoding is detected with charset-normalizer when the file is not
   UTF-8 (UTF-16 without a BOM, Shift-JIS, Windows-1252...) and named in a note; more than
   16,384 columns (Excel's limit) is refused before parsing; a stray quote that swallowed
-  the following lines is found and reported with those lines.
+  the following lines is found and reported with those lines. A UTF-8 file without quotes
+  is parsed by Arrow's CSV reader, any other by pandas' C parser, which reads it the same.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from python_calamine import CalamineWorkbook, PasswordError
 
 from ._errors import DataError
@@ -1199,12 +1201,12 @@ def _utf8(data: bytes) -> tuple[bytes, str] | None:
         nuls = head.count(0)
         if nuls and nuls * 50 >= len(head):
             return None  # UTF-16/32 without a BOM: `_decode` asks charset-normalizer
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    # Arrow's validation accepts exactly what Python's strict decoder does, five times faster.
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [
+        None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)])
     try:
-        for start in range(0, len(data), _CHUNK):
-            decoder.decode(data[start : start + _CHUNK])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+        whole.cast(pa.large_string())
+    except pa.ArrowInvalid:
         return None
     return data.removeprefix(codecs.BOM_UTF8), encoding
 
@@ -1215,7 +1217,11 @@ def _read_utf8(data: bytes, encoding: str, name: str | None, tab: bool) -> Table
     delimiter = "\t" if tab else _sniff_delimiter(head)
     if _longest_line(data) > MAX_COLUMNS:  # a line of n bytes has at most n characters
         _check_width(data.decode("utf-8"), delimiter, name or "the file")
-    grid = None if b"\x00" in data else _parse_grid(io.BytesIO(data), delimiter)
+    grid = None
+    if b"\x00" not in data:
+        grid = _arrow_grid(data, delimiter)
+        if grid is None:
+            grid = _parse_grid(io.BytesIO(data), delimiter)
     if grid is None:
         return _read_text(data.decode("utf-8"), name, encoding, tab)
     return _text_table([], grid, name, encoding, delimiter)
@@ -1268,16 +1274,29 @@ def _check_width(text: str, delimiter: str, label: str) -> None:
 
 def _longest_line(text: str | bytes, step: int = 1 << 23) -> int:
     """The length of the longest line, a few megabytes at a time."""
+    if isinstance(text, bytes):
+        return _longest_bytes_line(text, step)
     longest = current = 0
-    newline = "\n" if isinstance(text, str) else b"\n"
     for start in range(0, len(text), step):
-        lines = text[start : start + step].split(newline)  # type: ignore[arg-type]
+        lines = text[start : start + step].split("\n")
         if len(lines) == 1:
             current += len(lines[0])
             continue
         longest = max(longest, current + len(lines[0]), max(map(len, lines[1:-1]), default=0))
         current = len(lines[-1])
     return max(longest, current)
+
+
+def _longest_bytes_line(data: bytes, step: int) -> int:
+    """`_longest_line` of bytes from where their newlines are (no line is made)."""
+    longest, last = 0, -1  # the position of the last newline seen
+    for start in range(0, len(data), step):
+        chunk = np.frombuffer(data, np.uint8, min(step, len(data) - start), start)
+        ends = np.flatnonzero(chunk == 0x0A) + start
+        if len(ends):
+            longest = max(longest, int(ends[0]) - last - 1, int(np.diff(ends).max(initial=1)) - 1)
+            last = int(ends[-1])
+    return max(longest, len(data) - last - 1)
 
 
 def _read_grid(text: str, delimiter: str) -> pd.DataFrame | None:
@@ -1298,6 +1317,42 @@ def _parse_grid(handle: IO[str] | IO[bytes], delimiter: str) -> pd.DataFrame | N
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return None
     grid.columns = range(grid.shape[1])
+    return grid
+
+
+def _arrow_grid(data: bytes, delimiter: str) -> pd.DataFrame | None:
+    """`_parse_grid` by Arrow's CSV reader, three times faster, for the files both read
+    alike: no quote at all, no BOM left (pandas would take it off) and a first line that is
+    not empty (pandas refuses those). None otherwise, and for any file Arrow will not read
+    as a table (a row with fewer or more cells than the first): pandas reads it then."""
+    if b'"' in data or data.startswith(codecs.BOM_UTF8):
+        return None
+    line = re.match(rb"[^\r\n]*", data)
+    first = line[0] if line else b""
+    if not first:
+        return None
+    width = first.count(delimiter.encode()) + 1
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(data),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=_CHUNK),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char=False,
+                                              ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={f"f{i}": pa.large_string() for i in range(width)}),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if table.num_columns != width or not all(
+            pa.types.is_large_string(column.type) for column in table.columns):
+        return None
+    grid = pd.DataFrame({i: pd.Series(column, dtype="str")
+                         for i, column in enumerate(table.columns)})
+    grid.columns = range(width)
+    if len(data) > _CHUNK:
+        # The reader's blocks, freed, would stay in the heap and raise the later steps' peak
+        # (by 60 MiB on the largest sheet).
+        give_back()
     return grid
 
 
