@@ -26,7 +26,6 @@ _NOTHING[()] = ()
 _OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
     pa.scalar(part, pa.large_string())
     for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
-_DIGITS = r"^\+[0-9]{1,17}$"
 #: rows hashed at a time (the rows' JSON is built a chunk at a time)
 _CHUNK = 65_536
 
@@ -39,11 +38,15 @@ def codes(arr: pa.Array) -> np.ndarray:
     by its digits as an integer and its length (leading zeros), which hash in a fraction of
     the time and memory of the text.
     """
-    if len(arr) and pc.all(pc.match_substring_regex(arr, _DIGITS).fill_null(False)).as_py():
-        value = np.asarray(pc.cast(pc.utf8_slice_codeunits(arr, 1), pa.int64()))
-        length = np.asarray(pc.binary_length(arr), dtype=np.int64)
-        found: np.ndarray = pd.factorize(value * 32 + length)[0]
-        return found
+    # Three plain kernels check the form in half the time of one regular expression.
+    if len(arr) and not arr.null_count and pc.all(pc.starts_with(arr, "+")).as_py():
+        digits = pc.utf8_slice_codeunits(arr, 1)
+        if (pc.all(pc.ascii_is_decimal(digits)).as_py()  # "" is not decimal
+                and pc.max(pc.binary_length(digits)).as_py() <= 17):
+            value = np.asarray(pc.cast(digits, pa.int64()))
+            length = np.asarray(pc.binary_length(arr), dtype=np.int64)
+            found: np.ndarray = pd.factorize(value * 32 + length)[0]
+            return found
     return np.asarray(pc.dictionary_encode(arr).indices, dtype=np.int64)
 
 
