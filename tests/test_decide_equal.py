@@ -177,6 +177,7 @@ def normal(decisions: Decisions) -> dict[str, Any]:
         "order": decisions.order, "warnings": decisions.warnings, "now": decisions.now,
         "rate": decisions.rate, "seconds": decisions.seconds, "spent": decisions.spent,
         "key_column": decisions.key_column, "fingerprint": decisions.fingerprint,
+        "counts": decisions.counts,
         "refusal": None if refusal is None else (type(refusal).__name__, str(refusal)),
     }
 
@@ -250,6 +251,7 @@ def test_decide_equals_the_reference_at_the_edges(name: str) -> None:
     ["+447400123401", "", "+447400123401", " +447400123401"],
     ["+99999999999999999", "+09999999999999999", "+99999999999999999"],
     ["+447400123401", "+123456789012345678", "+447400123401"],
+    ["+1", "+", "+\u0663", "+1\n", "++1", "+1", "+-1", "+ 1"],
 ])
 def test_number_codes_equal_the_dictionary_encoding(strings: list[str]) -> None:
     """Numbers grouped as integers (digits and length) get Arrow's dictionary codes."""

@@ -146,8 +146,7 @@ class SendPlan:
         """Put ``decisions`` (about ``frame``) into a plan's words."""
         table = decisions.table
         counts = decisions.counts
-        fates = _as_str(table["fate"])
-        sending = np.asarray(fates == "send", dtype=bool)
+        fates, sending = _fates(decisions)
         to = _numbers(frame)
         segments = table["segments"].to_numpy(dtype=np.int64)
         chosen = segments[sending]
@@ -216,6 +215,17 @@ def _distinct(to: pd.Series, rows: np.ndarray) -> int:
     numbers = pa.array(to.array)
     numbers = numbers.filter(pa.array(rows & np.asarray(pc.not_equal(numbers, ""), dtype=bool)))
     return int(codes(numbers).max()) + 1 if len(numbers) else 0
+
+
+def _fates(decisions: Decisions) -> tuple[pd.Series, np.ndarray]:
+    """The table's fates as text (str), and where they are ``send``: from the fates' codes
+    when `decide` gave them (one take, no string a row), else from the table."""
+    table, codes = decisions.table, decisions.fate_codes
+    if codes is None:
+        fates = _as_str(table["fate"])
+        return fates, np.asarray(fates == "send", dtype=bool)
+    text = pa.array(FATES, pa.large_string()).take(pa.array(codes))
+    return pd.Series(text, index=table.index, dtype="str"), codes == FATES.index("send")
 
 
 def _as_str(column: pd.Series) -> pd.Series:
