@@ -461,11 +461,7 @@ class _Run:
 
     def settle(self, rows: np.ndarray | list[int], fate: int, why: Any) -> None:
         self.fate[rows] = fate
-        if isinstance(why, np.ndarray):
-            self.reason[rows] = why
-        else:
-            for i in np.asarray(rows).tolist():  # one shared string, or None
-                self.reason[i] = why
+        self.reason[rows] = why  # a reason a row, or one shared string (or None) for all
 
     def where(self, *fates: int) -> np.ndarray:
         return np.flatnonzero(np.isin(self.fate, fates))
