@@ -44,6 +44,7 @@ def codes(arr: pa.Array) -> np.ndarray:
         if (pc.all(pc.ascii_is_decimal(digits)).as_py()  # "" is not decimal
                 and pc.max(pc.binary_length(digits)).as_py() <= 17):
             value = np.asarray(pc.cast(digits, pa.int64()))
+            del digits  # freed before factorize builds its hash table (a plan's peak memory)
             length = np.asarray(pc.binary_length(arr), dtype=np.int64)
             found: np.ndarray = pd.factorize(value * 32 + length)[0]
             return found

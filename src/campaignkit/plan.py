@@ -148,6 +148,7 @@ class SendPlan:
         counts = decisions.counts
         fates, sending = _fates(decisions)
         to = _numbers(frame)
+        recipients = _distinct(to, sending)  # before the frame: its buffers never beside it
         segments = table["segments"].to_numpy(dtype=np.int64)
         chosen = segments[sending]
         guard = decisions.guardrails
@@ -182,7 +183,7 @@ class SendPlan:
         return cls(
             frame=plan_frame,
             counts=counts,
-            recipients=_distinct(to, sending),
+            recipients=recipients,
             segments=int(chosen.sum()),
             cost=cost,
             currency=budget.currency if budget is not None else "$",
