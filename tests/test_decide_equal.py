@@ -69,7 +69,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     frame = pd.DataFrame({
         "to": pd.Series(numbers, dtype=draw(st.sampled_from(["str", object]))),
         "text": pd.Series(draw(st.lists(st.sampled_from(TEXTS), min_size=n, max_size=n)),
-                          dtype=object),
+                          dtype=draw(st.sampled_from([object, object, "str"]))),
         "media": pd.Series(draw(st.lists(st.sampled_from(MEDIA), min_size=n, max_size=n)),
                            dtype=object),
         "template": pd.Series(draw(st.lists(st.sampled_from(TEMPLATES), min_size=n,
