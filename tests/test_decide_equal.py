@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from _decide_reference import reference_decide
 from campaignkit import Bird, Media, Sociocs, Template, TextUs
-from campaignkit._columns import codes
+from campaignkit._columns import codes, stripped
 from campaignkit.decisions import Decisions, content_digest, decide
 from campaignkit.guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
 from campaignkit.ledger import History, Record, Spend
@@ -257,3 +257,14 @@ def test_number_codes_equal_the_dictionary_encoding(strings: list[str]) -> None:
     """Numbers grouped as integers (digits and length) get Arrow's dictionary codes."""
     arr = pa.array(strings, pa.large_string())
     assert codes(arr).tolist() == pc.dictionary_encode(arr).indices.to_pylist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from(" \t\n\x00\x7f\xa0\u3000aZ!~é👋"), max_size=4),
+                max_size=8),
+       st.sampled_from([pa.string(), pa.large_string()]), st.integers(0, 2))
+def test_stripped_strings_equal_pythons_strip(strings: list[str], kind: pa.DataType,
+                                              skip: int) -> None:
+    """Every string (of a sliced array too) is what Python's ``str.strip`` makes of it."""
+    arr = pa.array(["x"] * skip + strings, kind).slice(skip)
+    assert stripped(arr, str.strip).to_pylist() == [s.strip() for s in strings]
