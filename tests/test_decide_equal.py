@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from _decide_reference import reference_decide
 from campaignkit import Bird, Media, Sociocs, Template, TextUs
-from campaignkit._columns import codes
+from campaignkit._columns import codes, stripped
 from campaignkit.decisions import Decisions, content_digest, decide
 from campaignkit.guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
 from campaignkit.ledger import History, Record, Spend
@@ -69,7 +69,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     frame = pd.DataFrame({
         "to": pd.Series(numbers, dtype=draw(st.sampled_from(["str", object]))),
         "text": pd.Series(draw(st.lists(st.sampled_from(TEXTS), min_size=n, max_size=n)),
-                          dtype=object),
+                          dtype=draw(st.sampled_from([object, object, "str"]))),
         "media": pd.Series(draw(st.lists(st.sampled_from(MEDIA), min_size=n, max_size=n)),
                            dtype=object),
         "template": pd.Series(draw(st.lists(st.sampled_from(TEMPLATES), min_size=n,
@@ -177,6 +177,7 @@ def normal(decisions: Decisions) -> dict[str, Any]:
         "order": decisions.order, "warnings": decisions.warnings, "now": decisions.now,
         "rate": decisions.rate, "seconds": decisions.seconds, "spent": decisions.spent,
         "key_column": decisions.key_column, "fingerprint": decisions.fingerprint,
+        "counts": decisions.counts,
         "refusal": None if refusal is None else (type(refusal).__name__, str(refusal)),
     }
 
@@ -250,8 +251,20 @@ def test_decide_equals_the_reference_at_the_edges(name: str) -> None:
     ["+447400123401", "", "+447400123401", " +447400123401"],
     ["+99999999999999999", "+09999999999999999", "+99999999999999999"],
     ["+447400123401", "+123456789012345678", "+447400123401"],
+    ["+1", "+", "+\u0663", "+1\n", "++1", "+1", "+-1", "+ 1"],
 ])
 def test_number_codes_equal_the_dictionary_encoding(strings: list[str]) -> None:
     """Numbers grouped as integers (digits and length) get Arrow's dictionary codes."""
     arr = pa.array(strings, pa.large_string())
     assert codes(arr).tolist() == pc.dictionary_encode(arr).indices.to_pylist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from(" \t\n\x00\x7f\xa0\u3000aZ!~é👋"), max_size=4),
+                max_size=8),
+       st.sampled_from([pa.string(), pa.large_string()]), st.integers(0, 2))
+def test_stripped_strings_equal_pythons_strip(strings: list[str], kind: pa.DataType,
+                                              skip: int) -> None:
+    """Every string (of a sliced array too) is what Python's ``str.strip`` makes of it."""
+    arr = pa.array(["x"] * skip + strings, kind).slice(skip)
+    assert stripped(arr, str.strip).to_pylist() == [s.strip() for s in strings]

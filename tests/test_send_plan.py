@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ from campaignkit.channels.bird import Bird
 from campaignkit.channels.sociocs import Sociocs
 from campaignkit.channels.textus import TextUs
 from campaignkit.guardrails import Budget, FrequencyCap, Guardrails, QuietHours, Suppression
-from campaignkit.plan import plan, provider_validity
+from campaignkit.plan import SendPlan, plan, provider_validity
 from campaignkit.recipients import load_recipients
 from campaignkit.samples import SAMPLE_COUNTRIES
 from campaignkit.sandbox import Sandbox
@@ -89,6 +90,17 @@ def test_the_sample_campaigns_plan_counts_every_row_once(sample) -> None:
         "to": "str", "plan": "str", "reason": "str", "sendable_at": "datetime64[us, UTC]",
         "segments": "int64",
     }
+
+
+def test_a_plan_reads_the_same_fates_from_the_decisions_codes_and_from_their_table(sample):
+    """`SendPlan.of` gives the same frame and counts whether `decide` gave its fates' codes."""
+    made = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
+    assert made.decisions is not None
+    without = SendPlan.of(sample, dataclasses.replace(made.decisions, fate_codes=None),
+                          sociocs())
+    pd.testing.assert_frame_equal(without.frame, made.frame, check_exact=True)
+    assert (without.counts, without.recipients, made.decisions.fate_codes is not None) == (
+        made.counts, made.recipients, True)
 
 
 def test_the_confirmation_text_says_what_will_happen_in_one_sentence(sample) -> None:

@@ -26,7 +26,6 @@ _NOTHING[()] = ()
 _OPEN, _BETWEEN, _CLOSE, _NULL_TEXT, _NONE = (
     pa.scalar(part, pa.large_string())
     for part in ('["', '", "', '", [], null]', '", null, [], null]', ""))
-_DIGITS = r"^\+[0-9]{1,17}$"
 #: rows hashed at a time (the rows' JSON is built a chunk at a time)
 _CHUNK = 65_536
 
@@ -39,11 +38,16 @@ def codes(arr: pa.Array) -> np.ndarray:
     by its digits as an integer and its length (leading zeros), which hash in a fraction of
     the time and memory of the text.
     """
-    if len(arr) and pc.all(pc.match_substring_regex(arr, _DIGITS).fill_null(False)).as_py():
-        value = np.asarray(pc.cast(pc.utf8_slice_codeunits(arr, 1), pa.int64()))
-        length = np.asarray(pc.binary_length(arr), dtype=np.int64)
-        found: np.ndarray = pd.factorize(value * 32 + length)[0]
-        return found
+    # Three plain kernels check the form in half the time of one regular expression.
+    if len(arr) and not arr.null_count and pc.all(pc.starts_with(arr, "+")).as_py():
+        digits = pc.utf8_slice_codeunits(arr, 1)
+        if (pc.all(pc.ascii_is_decimal(digits)).as_py()  # "" is not decimal
+                and pc.max(pc.binary_length(digits)).as_py() <= 17):
+            value = np.asarray(pc.cast(digits, pa.int64()))
+            del digits  # freed before factorize builds its hash table (a plan's peak memory)
+            length = np.asarray(pc.binary_length(arr), dtype=np.int64)
+            found: np.ndarray = pd.factorize(value * 32 + length)[0]
+            return found
     return np.asarray(pc.dictionary_encode(arr).indices, dtype=np.int64)
 
 
@@ -99,7 +103,7 @@ def strings(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
 def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
     """``strip`` of every string: Python's own strip, asked only where a string starts or
     ends with anything but printable ASCII (elsewhere it changes nothing)."""
-    edge = np.asarray(pc.match_substring_regex(arr, r"^[^!-~]|[^!-~]$").fill_null(False))
+    edge = _edges(arr)
     if not edge.any():
         return arr
     idx = np.flatnonzero(edge)
@@ -107,6 +111,25 @@ def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
     values = np.full(len(arr), None, dtype=object)
     values[idx] = fixed
     return pc.coalesce(pa.array(values, arr.type), arr)
+
+
+def _edges(arr: pa.Array) -> np.ndarray:
+    """Which strings start or end with a byte outside printable ASCII (``!`` to ``~``): a
+    space, a control or any non-ASCII character. Their first and last bytes, read from the
+    buffers (a quarter of the time of the regular expression ``^[^!-~]|[^!-~]$``)."""
+    out = np.zeros(len(arr), dtype=bool)
+    _, where, data = arr.buffers()
+    if where is None or data is None or not len(arr):
+        return out
+    wide = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets: np.ndarray = np.frombuffer(where, dtype=wide)[arr.offset:arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)
+    full = offsets[1:] > offsets[:-1]
+    if arr.null_count:
+        full &= np.asarray(arr.is_valid(), dtype=bool)
+    first, last = raw[offsets[:-1][full]], raw[offsets[1:][full] - 1]
+    out[full] = (first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)
+    return out
 
 
 def _escapes(arr: pa.Array) -> np.ndarray:
@@ -149,8 +172,11 @@ def text_chunk(series: pd.Series, start: int, stop: int) -> tuple[pa.Array, np.n
     neither a string nor missing, or missing as ``pd.NA`` (whose ``str()`` is ``"<NA>"``).
     """
     dtype = series.dtype
+    # Arrow-backed strings say kind "O" too: converting them to objects took 16 times the
+    # whole column (about 2 s on the largest sheet)
+    objects = dtype.kind == "O" and not isinstance(dtype, pd.StringDtype | pd.ArrowDtype)
     try:
-        if dtype.kind == "O":
+        if objects:
             values = series.to_numpy(dtype=object)[start:stop]
             arr = pa.array(values, type=pa.large_string(), from_pandas=True)
         else:
@@ -163,10 +189,11 @@ def text_chunk(series: pd.Series, start: int, stop: int) -> tuple[pa.Array, np.n
         return None
     null = np.asarray(arr.is_null(), dtype=bool)
     if null.any():
-        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
-            return None
-        if dtype.kind == "O" and not null_like(values[null]).all():
-            return None
+        if objects:
+            if not null_like(values[null]).all():
+                return None
+        elif not (isinstance(dtype, pd.StringDtype) and dtype.na_value is not pd.NA):
+            return None  # missing as pd.NA
     return arr, null
 
 

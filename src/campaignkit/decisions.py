@@ -30,7 +30,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -188,7 +188,8 @@ class Decisions:
     for a row settled by an earlier run.
     ``order`` lists the positions of the rows that make a request, in the order they go.
     ``refusal`` is why the whole run is refused before any request (a changed campaign, a
-    budget), or None.
+    budget), or None. ``fate_codes`` holds the table's fates as positions in `FATES` (None
+    when not given: the table's are read).
     """
 
     table: pd.DataFrame
@@ -202,10 +203,14 @@ class Decisions:
     guardrails: Guardrails
     key_column: str
     fingerprint: dict[str, Any]
+    fate_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def counts(self) -> dict[str, int]:
         """Rows per fate, every fate listed."""
+        if self.fate_codes is not None:
+            return dict(zip(FATES, np.bincount(self.fate_codes, minlength=len(FATES)).tolist(),
+                            strict=True))
         found = self.table["fate"].value_counts().to_dict()
         return {fate: int(found.get(fate, 0)) for fate in FATES}
 
@@ -326,7 +331,7 @@ def decide(
                 "messages still queued then expire unsent; send fewer rows (limit=) or raise "
                 "the rate")
     return Decisions(run.table(), tuple(order.tolist()), refusal, tuple(warnings), moment,
-                     pace, seconds, past.spent, guard, run.key_column, fingerprint)
+                     pace, seconds, past.spent, guard, run.key_column, fingerprint, run.fate)
 
 
 # -- the stages, on whole columns -------------------------------------------------------------
@@ -456,11 +461,7 @@ class _Run:
 
     def settle(self, rows: np.ndarray | list[int], fate: int, why: Any) -> None:
         self.fate[rows] = fate
-        if isinstance(why, np.ndarray):
-            self.reason[rows] = why
-        else:
-            for i in np.asarray(rows).tolist():  # one shared string, or None
-                self.reason[i] = why
+        self.reason[rows] = why  # a reason a row, or one shared string (or None) for all
 
     def where(self, *fates: int) -> np.ndarray:
         return np.flatnonzero(np.isin(self.fate, fates))
@@ -488,8 +489,10 @@ class _Run:
         self.digest = self._digests()
         rows = np.fromiter(found, dtype=np.int64, count=len(found))
         self.fate[rows] = _SKIPPED
-        for i, listed in found.items():
-            self.reason[i] = "; ".join(str(p) for p in listed)
+        said = np.empty(len(rows), dtype=object)
+        said[:] = [str(listed[0]) if len(listed) == 1 else "; ".join(map(str, listed))
+                   for listed in found.values()]
+        self.reason[rows] = said
 
     # -- 2. one number, one message --------------------------------------------------------
 
@@ -517,8 +520,8 @@ class _Run:
         if not later.any():
             return
         heads_of, which = np.unique(firsts[later], return_inverse=True)
-        said = np.array([f"the same number as row {self.labels[f]}, which gets the message"
-                         for f in heads_of.tolist()], dtype=object)
+        said = np.array([f"the same number as row {label}, which gets the message"
+                         for label in self.labels.take(heads_of).tolist()], dtype=object)
         self.settle(rows[later], _DUPLICATE, said[which])
 
     # -- 3. keys ---------------------------------------------------------------------------

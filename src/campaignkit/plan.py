@@ -146,9 +146,9 @@ class SendPlan:
         """Put ``decisions`` (about ``frame``) into a plan's words."""
         table = decisions.table
         counts = decisions.counts
-        fates = _as_str(table["fate"])
-        sending = np.asarray(fates == "send", dtype=bool)
+        fates, sending = _fates(decisions)
         to = _numbers(frame)
+        recipients = _distinct(to, sending)  # before the frame: its buffers never beside it
         segments = table["segments"].to_numpy(dtype=np.int64)
         chosen = segments[sending]
         guard = decisions.guardrails
@@ -183,7 +183,7 @@ class SendPlan:
         return cls(
             frame=plan_frame,
             counts=counts,
-            recipients=_distinct(to, sending),
+            recipients=recipients,
             segments=int(chosen.sum()),
             cost=cost,
             currency=budget.currency if budget is not None else "$",
@@ -216,6 +216,17 @@ def _distinct(to: pd.Series, rows: np.ndarray) -> int:
     numbers = pa.array(to.array)
     numbers = numbers.filter(pa.array(rows & np.asarray(pc.not_equal(numbers, ""), dtype=bool)))
     return int(codes(numbers).max()) + 1 if len(numbers) else 0
+
+
+def _fates(decisions: Decisions) -> tuple[pd.Series, np.ndarray]:
+    """The table's fates as text (str), and where they are ``send``: from the fates' codes
+    when `decide` gave them (one take, no string a row), else from the table."""
+    table, codes = decisions.table, decisions.fate_codes
+    if codes is None:
+        fates = _as_str(table["fate"])
+        return fates, np.asarray(fates == "send", dtype=bool)
+    text = pa.array(FATES, pa.large_string()).take(pa.array(codes))
+    return pd.Series(text, index=table.index, dtype="str"), codes == FATES.index("send")
 
 
 def _as_str(column: pd.Series) -> pd.Series:

@@ -294,7 +294,8 @@ class TextOnly:
         if "text" not in frame.columns:
             return cls(rows, length)
         column = frame["text"]
-        values = column.to_numpy(dtype=object) if column.dtype.kind == "O" else None
+        arrow = isinstance(column.dtype, pd.StringDtype | pd.ArrowDtype)  # kind "O" as well
+        values = column.to_numpy(dtype=object) if column.dtype.kind == "O" and not arrow else None
         if values is not None and set(map(type, values)) == {str}:  # every text a str: len
             length[:] = np.fromiter(map(len, values), dtype=np.int64, count=n)
             length[length == 0] = -1
