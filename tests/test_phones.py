@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
 import pandas as pd
 import phonenumbers
 import pyarrow as pa
@@ -11,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaignkit import DataError, Problem, _phones
+from campaignkit import DataError, Problem
 from campaignkit._phones import (
     PhoneResult,
     _fast_resolve,
@@ -520,24 +518,6 @@ def test_vectorised_equals_per_value_reference(
     assert [tuple((p.message, p.kind) for p in found) for found in problems] == [
         ((r.problem, r.kind),) if r.problem else () for r in reference
     ]
-
-
-@settings(max_examples=150, deadline=None, derandomize=True)
-@given(
-    cells=st.lists(written(), min_size=2, max_size=30),
-    region=st.sampled_from(["US", "GB", "DE", None]),
-    countries=st.sampled_from([None, ["US"], ["GB", "DE"]]),
-)
-def test_two_threads_give_what_one_does(
-    cells: list[str], region: str | None, countries: list[str] | None
-) -> None:
-    """A big sheet's distinct cells, resolved half in a second thread, get one pass's results."""
-    phones = pd.Series(cells, dtype="str", name="Phone", index=range(2, len(cells) + 2))
-    whole = normalise_phones(phones, region, countries=countries)
-    with patch.object(_phones, "_HALVES_FROM", 2), patch.object(_phones.os, "cpu_count",
-                                                                 return_value=2):
-        halves = normalise_phones(phones, region, countries=countries)
-    assert [s.tolist() for s in halves] == [s.tolist() for s in whole]
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

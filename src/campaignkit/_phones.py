@@ -33,11 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -1031,7 +1029,7 @@ in US are allowed: to send there, pass countries=["US", "GB"]'
     allowed = None if countries is None else check_countries(countries, None)
     column = None if phones.name is None else str(phones.name)
     codes, uniques = pd.factorize(phones.astype("str").fillna(""), sort=False)
-    unique = _normalise_halves(_arrow(uniques), region, fast=fast)
+    unique = _normalise_unique(_arrow(uniques), region, fast=fast)
     # Most distinct values are plain valid numbers: their E.164 and repairs are taken as
     # they are; the rest go through `_outcome` (failures, countries, a guessed plus).
     n = len(uniques)
@@ -1118,34 +1116,6 @@ class _Unique:
         if found is not None:
             return found
         return _Resolved(str(self.e164[i]), self.repairs[i], country=self.country[i])
-
-
-#: Distinct cells from which two threads resolve them: below, the second costs what it saves.
-_HALVES_FROM = 100_000
-
-
-def _normalise_halves(raws: pa.Array, region: str | None, *, fast: bool) -> _Unique:
-    """`_normalise_unique` of each half of ``raws`` at once, on two cores.
-
-    Each value is resolved alone, so the halves give what the whole does; Arrow's kernels
-    release the GIL, so much of the second half's work runs beside the first's.
-    """
-    half = len(raws) // 2
-    if len(raws) < _HALVES_FROM or (os.cpu_count() or 1) < 2:
-        return _normalise_unique(raws, region, fast=fast)
-    with ThreadPoolExecutor(1, thread_name_prefix="campaignkit-phones") as pool:
-        later = pool.submit(_normalise_unique, raws.slice(half), region, fast=fast)
-        first = _normalise_unique(raws.slice(0, half), region, fast=fast)
-        second = later.result()
-    return _Unique(
-        raws,
-        np.concatenate([first.e164, second.e164]),
-        np.concatenate([first.repairs, second.repairs]),
-        np.concatenate([first.country, second.country]),
-        np.concatenate([first.bare, second.bare]),
-        first.records | {i + half: r for i, r in second.records.items()},
-        first.unusual | {i + half for i in second.unusual},
-    )
 
 
 def _normalise_unique(raws: pa.Array, region: str | None, *, fast: bool) -> _Unique:
