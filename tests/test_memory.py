@@ -1,9 +1,12 @@
-"""Arrow's allocator while campaignkit works: the system's for one step, then the user's again."""
+"""Memory while campaignkit works: the system allocator for Arrow, freed blocks reused."""
 
 from __future__ import annotations
 
+import platform
+import resource
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -88,3 +91,30 @@ def test_loading_a_sheet_runs_on_the_system_pool(monkeypatch: pytest.MonkeyPatch
     frame = load_recipients(pd.DataFrame({"phone": ["+447400123456"]}), default_region="GB")
     give_back()
     assert (frame["to"].tolist(), seen, backend()) == (["+447400123456"], ["system"], before)
+
+
+def faults_filling(mib: int) -> int:
+    """Minor page faults taken to fill a fresh array of ``mib`` MiB, freed again after."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = np.empty(mib << 20, dtype=np.uint8)
+    block.fill(1)
+    del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_a_step_reuses_freed_memory_and_the_process_maps_fresh_memory_after() -> None:
+    """Inside a step a freed 64 MiB block is reused (no new pages); after it, glibc's usual
+    limits apply again: the step's free block serves once, goes back to the system when
+    freed, and the next block is mapped fresh."""
+    inside: list[int] = []
+
+    @system_pool
+    def step() -> None:
+        faults_filling(64)
+        inside.append(faults_filling(64))
+
+    step()
+    after = [faults_filling(64), faults_filling(64)]
+    assert after[1] >= 32  # at least one fault per 2 MiB page (fewer with huge pages)
+    assert inside[0] < after[1] // 10
