@@ -427,10 +427,16 @@ def _listed(codes: Iterable[str]) -> str:
 def _not_allowed(raw: str, r: _Resolved, allowed: tuple[str, ...]) -> str:
     cell = raw.strip()
     shown = f'"{cell}"' if cell == r.e164 else f'"{cell}" ({r.e164})'
+    return shown + _not_allowed_tail(allowed, r.country)
+
+
+@functools.cache
+def _not_allowed_tail(allowed: tuple[str, ...], country: str | None) -> str:
+    """What follows the number in `_not_allowed`'s message: the same for a whole country."""
     only = " and ".join(allowed) if len(allowed) < 3 else ", ".join(allowed)
     return (
-        f"{shown} is {_where(r.country)}, and only numbers in {only} are "
-        f"allowed: to send there, pass countries={_listed([*allowed, str(r.country)])}"
+        f" is {_where(country)}, and only numbers in {only} are "
+        f"allowed: to send there, pass countries={_listed([*allowed, str(country)])}"
     )
 
 

@@ -44,13 +44,12 @@ class Problem:
     message: str
     kind: ProblemKind
 
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f'column "{self.column}"')
-        return f"{', '.join(where)}: {self.message}" if where else self.message
+    def __str__(self) -> str:  # one f-string a case: a million rows' reasons are made here
+        row, column, message = self.row, self.column, self.message
+        if row is None:
+            return message if column is None else f'column "{column}": {message}'
+        return f"row {row}: {message}" if column is None else (
+            f'row {row}, column "{column}": {message}')
 
 
 def row_number(label: Hashable) -> int | None:
