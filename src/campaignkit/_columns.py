@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["codes", "digests", "empty_tuples", "null_like", "strings", "stripped", "text_chunk"]
+__all__ = ["codes", "digests", "empty_tuples", "null_like", "string_buffers", "strings", "stripped",
+           "text_chunk"]
 
 _NOTHING = np.empty((), dtype=object)
 _NOTHING[()] = ()
@@ -113,17 +114,26 @@ def stripped(arr: pa.Array, strip: Callable[[str], str]) -> pa.Array:
     return pc.coalesce(pa.array(values, arr.type), arr)
 
 
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string or large_string array's offsets (``len(arr) + 1`` of them, into the data)
+    and its data bytes, as views of its buffers; None when it has no rows or no data."""
+    _, where, data = arr.buffers()
+    if where is None or data is None or not len(arr):
+        return None
+    wide = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets: np.ndarray = np.frombuffer(where, dtype=wide)[arr.offset:arr.offset + len(arr) + 1]
+    return offsets, np.frombuffer(data, dtype=np.uint8)
+
+
 def _edges(arr: pa.Array) -> np.ndarray:
     """Which strings start or end with a byte outside printable ASCII (``!`` to ``~``): a
     space, a control or any non-ASCII character. Their first and last bytes, read from the
     buffers (a quarter of the time of the regular expression ``^[^!-~]|[^!-~]$``)."""
     out = np.zeros(len(arr), dtype=bool)
-    _, where, data = arr.buffers()
-    if where is None or data is None or not len(arr):
+    found = string_buffers(arr)
+    if found is None:
         return out
-    wide = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets: np.ndarray = np.frombuffer(where, dtype=wide)[arr.offset:arr.offset + len(arr) + 1]
-    raw = np.frombuffer(data, dtype=np.uint8)
+    offsets, raw = found
     full = offsets[1:] > offsets[:-1]
     if arr.null_count:
         full &= np.asarray(arr.is_valid(), dtype=bool)
@@ -136,11 +146,11 @@ def _escapes(arr: pa.Array) -> np.ndarray:
     """Which strings of a large_string array hold a byte ``json.dumps`` escapes (a control,
     ``"`` or ``\\``): one pass over the bytes (UTF-8 spells these bytes only as themselves)."""
     out = np.zeros(len(arr), dtype=bool)
-    _, where, data = arr.buffers()
-    if where is None or data is None or not len(arr):
+    found = string_buffers(arr)
+    if found is None:
         return out
-    offsets = np.frombuffer(where, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    offsets, data = found
+    raw = data[offsets[0]:offsets[-1]]
     hit = raw < 0x20
     hit |= raw == 0x22
     hit |= raw == 0x5C

@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 from phonenumbers.phonenumber import CountryCodeSource
 
+from ._columns import string_buffers
 from ._errors import DataError
 from .problems import Problem
 
@@ -817,11 +818,11 @@ def _without(arr: pa.Array, chars: bytes) -> pa.Array:
     ASCII byte in UTF-8 is only ever that character.
     """
     arr = arr.cast(pa.large_string())
-    validity, where, data = arr.buffers()
-    if data is None or not len(arr):
+    found = string_buffers(arr)
+    if found is None:
         return arr
-    offsets = np.frombuffer(where, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    offsets, data = found
+    raw = data[offsets[0]:offsets[-1]]
     drop = np.zeros(256, dtype=bool)
     drop[list(chars)] = True
     gone = np.flatnonzero(drop[raw])
@@ -834,8 +835,7 @@ def _without(arr: pa.Array, chars: bytes) -> pa.Array:
     fresh[0] = 0
     np.cumsum(np.diff(offsets) - removed, out=fresh[1:])
     kept = np.delete(raw, gone)
-    if validity is not None:
-        validity = pa.py_buffer(pc.is_valid(arr).buffers()[1])
+    validity = pa.py_buffer(pc.is_valid(arr).buffers()[1]) if arr.null_count else None
     return pa.Array.from_buffers(pa.large_string(), len(arr),
                                  [validity, pa.py_buffer(fresh), pa.py_buffer(kept)])
 

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._columns import string_buffers
 from ._errors import ColumnError, DataError
 from ._memory import system_pool
 from ._phones import check_countries, check_region, normalise_phones
@@ -773,12 +774,10 @@ def _cell_bytes(cells: pa.Array | pa.ChunkedArray) -> list[np.ndarray] | None:
     for chunk in cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]:
         if not (pa.types.is_large_string(chunk.type) or pa.types.is_string(chunk.type)):
             return None
-        kind = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
-        _, offsets, data = chunk.buffers()
-        if not len(chunk) or data is None:
-            continue
-        ends = np.frombuffer(offsets, kind, len(chunk) + 1, chunk.offset * kind.itemsize)
-        out.append(np.frombuffer(data, np.uint8, int(ends[-1] - ends[0]), int(ends[0])))
+        found = string_buffers(chunk)
+        if found is not None:
+            ends, data = found
+            out.append(data[ends[0]:ends[-1]])
     return out
 
 
