@@ -96,10 +96,10 @@ def test_a_plan_reads_the_same_fates_from_the_decisions_codes_and_from_their_tab
     """`SendPlan.of` gives the same frame and counts whether `decide` gave its fates' codes."""
     made = plan(sample, sociocs(), rate=5, now=MONDAY, guardrails=GUARD)
     assert made.decisions is not None
-    without = SendPlan.of(sample, dataclasses.replace(made.decisions, fate_codes=None),
+    without = SendPlan.of(sample, dataclasses.replace(made.decisions, _fate_codes=None),
                           sociocs())
     pd.testing.assert_frame_equal(without.frame, made.frame, check_exact=True)
-    assert (without.counts, without.recipients, made.decisions.fate_codes is not None) == (
+    assert (without.counts, without.recipients, made.decisions._fate_codes is not None) == (
         made.counts, made.recipients, True)
 
 

@@ -188,8 +188,8 @@ class Decisions:
     for a row settled by an earlier run.
     ``order`` lists the positions of the rows that make a request, in the order they go.
     ``refusal`` is why the whole run is refused before any request (a changed campaign, a
-    budget), or None. ``fate_codes`` holds the table's fates as positions in `FATES` (None
-    when not given: the table's are read).
+    budget), or None. ``_fate_codes`` (private, for speed) holds the table's fates as
+    positions in `FATES` (None when not given: the table's are read).
     """
 
     table: pd.DataFrame
@@ -203,13 +203,13 @@ class Decisions:
     guardrails: Guardrails
     key_column: str
     fingerprint: dict[str, Any]
-    fate_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _fate_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def counts(self) -> dict[str, int]:
         """Rows per fate, every fate listed."""
-        if self.fate_codes is not None:
-            return dict(zip(FATES, np.bincount(self.fate_codes, minlength=len(FATES)).tolist(),
+        if self._fate_codes is not None:
+            return dict(zip(FATES, np.bincount(self._fate_codes, minlength=len(FATES)).tolist(),
                             strict=True))
         found = self.table["fate"].value_counts().to_dict()
         return {fate: int(found.get(fate, 0)) for fate in FATES}

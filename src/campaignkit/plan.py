@@ -221,7 +221,7 @@ def _distinct(to: pd.Series, rows: np.ndarray) -> int:
 def _fates(decisions: Decisions) -> tuple[pd.Series, np.ndarray]:
     """The table's fates as text (str), and where they are ``send``: from the fates' codes
     when `decide` gave them (one take, no string a row), else from the table."""
-    table, codes = decisions.table, decisions.fate_codes
+    table, codes = decisions.table, decisions._fate_codes
     if codes is None:
         fates = _as_str(table["fate"])
         return fates, np.asarray(fates == "send", dtype=bool)
